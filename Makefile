@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kmig: kernel-assisted VM live migration.
+#
+#   make            module + userspace + selftests
+#   make module     kmig.ko against KDIR
+#   make debug      kmig.ko with DEBUG and -g
+#   make check      sparse (C=2) + W=1 + checkpatch; fails on any warning
+#   make style      checkpatch only
+#   make test       everything, in QEMU, on the generic and cloud kernels
+#   make demo       the live migration demo (README)
+#   make clean
+
+KERNELRELEASE ?= $(shell uname -r)
+# Debian's generic 6.1 headers, newest first, when the running kernel has none.
+DEBIAN_KDIR := $(lastword $(sort $(filter-out %-cloud-amd64 %-rt-amd64, \
+		$(wildcard /usr/src/linux-headers-*-amd64))))
+KDIR ?= $(firstword $(wildcard /lib/modules/$(KERNELRELEASE)/build) $(DEBIAN_KDIR))
+
+BUILD := $(CURDIR)/build
+LINUX_SRC := $(BUILD)/linux-source
+CHECKPATCH := $(LINUX_SRC)/scripts/checkpatch.pl
+KMIG_SOURCES := $(filter-out %.mod.c,$(wildcard module/*.[ch] module/compat/*.h)) \
+		uapi/linux/kmig.h
+
+all: module userspace selftests
+
+deps:
+	@scripts/deps.sh
+
+$(LINUX_SRC)/.stamp:
+	@scripts/linux-source.sh $(LINUX_SRC)
+
+module:
+	@test -n "$(KDIR)" || { echo "no kernel headers: make deps" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+debug:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_KMIG_DEBUG=y modules
+
+userspace:
+	$(MAKE) -C userspace
+
+selftests: $(LINUX_SRC)/.stamp
+	$(MAKE) -C selftests KSFT_DIR=$(LINUX_SRC)/tools/testing/selftests \
+		OUTPUT=$(BUILD)/selftests
+
+# sparse and W=1 over a fresh build of kmig's objects; any diagnostic in a
+# kmig file fails the target.
+check: $(LINUX_SRC)/.stamp style
+	@mkdir -p $(BUILD)
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null
+	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 W=1 modules 2>&1 | tee $(BUILD)/check.log
+	@if grep -E '(module|uapi)/[^:]*:[0-9]+:[0-9]*:? *(warning|error)' \
+			$(BUILD)/check.log; then \
+		echo "check: FAILED (diagnostics above)"; exit 1; \
+	fi
+	@echo "check: sparse and W=1 clean"
+
+# --strict for kernel code; uapi headers cannot use BIT().
+CHECKPATCH_FLAGS := --no-tree --show-types --strict -q --ignore FILE_PATH_CHANGES
+style: $(LINUX_SRC)/.stamp
+	@perl $(CHECKPATCH) $(CHECKPATCH_FLAGS) -f $(filter module/%,$(KMIG_SOURCES))
+	@perl $(CHECKPATCH) $(CHECKPATCH_FLAGS) --ignore BIT_MACRO -f \
+		$(filter uapi/%,$(KMIG_SOURCES))
+	@echo "style: checkpatch clean"
+
+test: deps
+	@selftests/vm/test-all.sh
+
+demo: deps
+	@selftests/vm/demo.sh
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
+	-$(MAKE) -C userspace clean >/dev/null 2>&1
+	rm -rf $(BUILD) module/generated
+
+.PHONY: all deps module debug userspace selftests check style test demo clean

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmig: kernel-assisted VM live migration.
+ *
+ * Module init and exit, the /dev/kmig misc device and the module parameters.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "kmig.h"
+#include "mem.h"
+
+/*
+ * proto_max lowers the highest wire protocol version the module advertises and
+ * accepts, to behave like an older host. It may change at runtime; a session
+ * samples it once when it starts.
+ */
+static unsigned int proto_max = KMIG_PROTO_MAX_BUILTIN;
+
+static int proto_max_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int v;
+	int ret;
+
+	ret = kstrtouint(val, 0, &v);
+	if (ret)
+		return ret;
+	if (v < KMIG_PROTO_MIN_BUILTIN || v > KMIG_PROTO_MAX_BUILTIN)
+		return -EINVAL;
+	WRITE_ONCE(proto_max, v);
+	return 0;
+}
+
+static const struct kernel_param_ops proto_max_ops = {
+	.set = proto_max_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(proto_max, &proto_max_ops, &proto_max, 0644);
+MODULE_PARM_DESC(proto_max, "Highest wire protocol version to speak (1..2)");
+
+u32 kmig_proto_max(void)
+{
+	return READ_ONCE(proto_max);
+}
+
+/* Largest guest memory object, in MiB. Default 64 GiB. */
+static unsigned long max_mem_mb = 64UL << 10;
+module_param(max_mem_mb, ulong, 0644);
+MODULE_PARM_DESC(max_mem_mb, "Largest guest memory object in MiB");
+
+u64 kmig_max_mem_size(void)
+{
+	u64 mb = READ_ONCE(max_mem_mb);
+
+	/* Clamp so that the byte count and the page count fit everywhere. */
+	return min_t(u64, mb, 1ULL << 30) << 20;
+}
+
+/*
+ * Test hooks. debug_no_rearm makes harvests skip write protection, so that
+ * the test suite can show that its exactness tests catch lost writes.
+ * force_unmap_rearm selects the fallback re-arm on kernels that have the
+ * cheaper one, so that both paths are tested everywhere.
+ */
+static bool debug_no_rearm;
+module_param(debug_no_rearm, bool, 0600);
+MODULE_PARM_DESC(debug_no_rearm, "Testing only: harvest without re-arming (loses writes)");
+
+bool kmig_debug_no_rearm(void)
+{
+	return READ_ONCE(debug_no_rearm);
+}
+
+static bool force_unmap_rearm;
+module_param(force_unmap_rearm, bool, 0600);
+MODULE_PARM_DESC(force_unmap_rearm, "Testing only: re-arm by unmapping even where write-protect helpers exist");
+
+bool kmig_force_unmap_rearm(void)
+{
+	return READ_ONCE(force_unmap_rearm);
+}
+
+static const struct file_operations kmig_dev_fops = {
+	.owner		= THIS_MODULE,
+	.open		= nonseekable_open,
+	.unlocked_ioctl	= kmig_dev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
+
+/* Root only by default; see Documentation/admin-guide.rst for a group. */
+static struct miscdevice kmig_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= KMIG_DEVICE_NAME,
+	.fops	= &kmig_dev_fops,
+	.mode	= 0600,
+};
+
+static int __init kmig_init(void)
+{
+	int ret;
+
+	ret = kmig_mem_init();
+	if (ret)
+		return ret;
+
+	ret = misc_register(&kmig_misc);
+	if (ret)
+		goto out_mem_exit;
+
+	pr_info("version %s, protocol %u..%u, re-arm by %s\n",
+		KMIG_MODULE_VERSION_STR, KMIG_PROTO_MIN_BUILTIN,
+		kmig_proto_max(),
+		KMIG_COMPAT_HAVE_WP ? "write-protect" : "unmap");
+	return 0;
+
+out_mem_exit:
+	kmig_mem_exit();
+	return ret;
+}
+
+static void __exit kmig_exit(void)
+{
+	misc_deregister(&kmig_misc);
+	kmig_mem_exit();
+}
+
+module_init(kmig_init);
+module_exit(kmig_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Kernel-assisted VM live migration");
+MODULE_AUTHOR("kmig developers");
+MODULE_VERSION(KMIG_MODULE_VERSION_STR);

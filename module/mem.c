@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest memory objects.
+ *
+ * Each object is a file on kmig's own pseudo filesystem with its own anon
+ * inode, so that every mapping of it, in any process, shares one
+ * address_space: re-arming walks that mapping's VMAs by file offset.
+ *
+ * Pages are order-0, allocated on first fault and charged to the creator's
+ * memory cgroup. They are ordinary refcounted pages (no VM_PFNMAP, no VM_IO),
+ * so GUP works for KVM, vhost and O_DIRECT. VM_DONTEXPAND stops mremap()
+ * from growing a mapping and, being in VM_SPECIAL, keeps mlock() away from
+ * pages that are not on the LRU.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs_context.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kmig.h"
+#include "mem.h"
+
+#define KMIG_FS_MAGIC	0x6b6d6967	/* "kmig" */
+
+static struct vfsmount *kmig_mnt;
+
+static int kmig_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, KMIG_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type kmig_fs_type = {
+	.name			= "kmig_mem",
+	.init_fs_context	= kmig_fs_init_fs_context,
+	.kill_sb		= kill_anon_super,
+};
+
+/* Return the page at @index, allocating it if needed. No reference taken. */
+static struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index)
+{
+	struct page *page, *old;
+
+	page = xa_load(&mem->pages, index);
+	if (page)
+		return page;
+
+	page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
+	if (!page)
+		return NULL;
+
+	old = xa_cmpxchg(&mem->pages, index, NULL, page, GFP_KERNEL_ACCOUNT);
+	if (xa_is_err(old)) {
+		__free_page(page);
+		return NULL;
+	}
+	if (old) {
+		/* Another fault populated it first. */
+		__free_page(page);
+		return old;
+	}
+	atomic_long_inc(&mem->populated);
+	return page;
+}
+
+static vm_fault_t kmig_mem_fault(struct vm_fault *vmf)
+{
+	struct kmig_mem *mem = vmf->vma->vm_file->private_data;
+	struct page *page;
+
+	if (vmf->pgoff >= mem->npages)
+		return VM_FAULT_SIGBUS;
+
+	page = kmig_mem_get_page(mem, vmf->pgoff);
+	if (!page)
+		return VM_FAULT_OOM;
+
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+/*
+ * The first write to a page after it was mapped or re-armed. See the locking
+ * rules above struct kmig_mem: the page stays locked until the core has
+ * installed the writable PTE.
+ */
+static vm_fault_t kmig_mem_page_mkwrite(struct vm_fault *vmf)
+{
+	struct kmig_mem *mem = vmf->vma->vm_file->private_data;
+
+	lock_page(vmf->page);
+	if (READ_ONCE(mem->tracking)) {
+		kmig_mem_mark_dirty(mem, vmf->pgoff);
+		atomic64_inc(&mem->write_faults);
+	}
+	return VM_FAULT_LOCKED;
+}
+
+static const struct vm_operations_struct kmig_mem_vm_ops = {
+	.fault		= kmig_mem_fault,
+	.page_mkwrite	= kmig_mem_page_mkwrite,
+};
+
+static int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct kmig_mem *mem = file->private_data;
+	unsigned long pages = vma_pages(vma);
+
+	/* A private mapping would copy on write behind the tracking's back. */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	/* Guest RAM is data to the host; refuse to make it executable. */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (vma->vm_pgoff >= mem->npages || pages > mem->npages - vma->vm_pgoff)
+		return -EINVAL;
+
+	vm_flags_clear(vma, VM_MAYEXEC);
+	vm_flags_set(vma, VM_DONTEXPAND);
+	vma->vm_ops = &kmig_mem_vm_ops;
+	return 0;
+}
+
+static long kmig_mem_get_stats(struct kmig_mem *mem, void __user *uarg)
+{
+	struct kmig_mem_stats st;
+	int ret;
+
+	ret = kmig_copy_args(&st, sizeof(st), KMIG_MEM_STATS_SIZE_VER0, uarg);
+	if (ret)
+		return ret;
+	if (st.flags || !kmig_all_zero(st.reserved, sizeof(st.reserved)))
+		return -EINVAL;
+
+	st.pages = mem->npages;
+	st.populated_pages = atomic_long_read(&mem->populated);
+	st.tracking = READ_ONCE(mem->tracking);
+	st.dirty_pages = st.tracking ? kmig_dirty_count(&mem->dirty) : 0;
+	st.write_faults = atomic64_read(&mem->write_faults);
+	st.harvests = atomic64_read(&mem->harvests);
+	st.rearmed_pages = atomic64_read(&mem->rearmed);
+	st.rearm_method = kmig_mem_rearm_method();
+
+	return kmig_copy_args_out(uarg, &st, sizeof(st));
+}
+
+static long kmig_mem_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct kmig_mem *mem = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case KMIG_MEM_TRACK_START:
+		return kmig_mem_track_start(mem, uarg);
+	case KMIG_MEM_TRACK_STOP:
+		return kmig_mem_track_stop(mem, uarg);
+	case KMIG_MEM_HARVEST:
+		return kmig_mem_harvest(mem, uarg);
+	case KMIG_MEM_GET_STATS:
+		return kmig_mem_get_stats(mem, uarg);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+
+static void kmig_mem_free(struct kmig_mem *mem)
+{
+	struct page *page;
+	unsigned long index;
+
+	xa_for_each(&mem->pages, index, page)
+		put_page(page);
+	xa_destroy(&mem->pages);
+	kmig_dirty_free(&mem->dirty);
+	kfree(mem);
+}
+
+/* The last reference is gone: no mapping, no fd, no ioctl in flight. */
+static int kmig_mem_release(struct inode *inode, struct file *file)
+{
+	kmig_mem_free(file->private_data);
+	return 0;
+}
+
+static const struct file_operations kmig_mem_fops = {
+	.owner		= THIS_MODULE,
+	.release	= kmig_mem_release,
+	.mmap		= kmig_mem_mmap,
+	.unlocked_ioctl	= kmig_mem_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+int kmig_mem_create(u64 size)
+{
+	struct kmig_mem *mem;
+	struct inode *inode;
+	struct file *file;
+	int fd, ret;
+
+	if (!size || !PAGE_ALIGNED(size))
+		return -EINVAL;
+	if (size > kmig_max_mem_size())
+		return -EFBIG;
+
+	mem = kzalloc(sizeof(*mem), GFP_KERNEL_ACCOUNT);
+	if (!mem)
+		return -ENOMEM;
+	mem->npages = size >> PAGE_SHIFT;
+	xa_init(&mem->pages);
+	mutex_init(&mem->lock);
+
+	ret = kmig_dirty_init(&mem->dirty, mem->npages);
+	if (ret)
+		goto out_free_mem;
+
+	inode = alloc_anon_inode(kmig_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		ret = PTR_ERR(inode);
+		goto out_free_dirty;
+	}
+	inode->i_size = size;
+	mem->mapping = inode->i_mapping;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto out_put_inode;
+	}
+
+	/* The file's release drops this, as for anon_inode_getfile(). */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(inode, kmig_mnt, "kmig-mem", O_RDWR,
+				 &kmig_mem_fops);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto out_put_module;
+	}
+	file->private_data = mem;
+	fd_install(fd, file);
+	return fd;
+
+out_put_module:
+	module_put(THIS_MODULE);
+	put_unused_fd(fd);
+out_put_inode:
+	iput(inode);
+out_free_dirty:
+	kmig_dirty_free(&mem->dirty);
+out_free_mem:
+	kfree(mem);
+	return ret;
+}
+
+int kmig_mem_init(void)
+{
+	kmig_mnt = kern_mount(&kmig_fs_type);
+	return PTR_ERR_OR_ZERO(kmig_mnt);
+}
+
+void kmig_mem_exit(void)
+{
+	kern_unmount(kmig_mnt);
+}

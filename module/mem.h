@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Guest memory objects: module-owned pages behind a memory fd that VMMs map
+ * MAP_SHARED, with write-notify dirty tracking.
+ */
+#ifndef _KMIG_MEM_H
+#define _KMIG_MEM_H
+
+#include <linux/fs.h>
+#include <linux/mutex.h>
+#include <linux/xarray.h>
+
+#include "compat/compat.h"
+#include "dirty.h"
+
+/*
+ * struct kmig_mem - one guest memory object, the private_data of its fd.
+ *
+ * Locking, outermost first:
+ *
+ * @lock (mutex) serializes the control operations: TRACK_START, TRACK_STOP
+ * and HARVEST. Only its holder clears dirty bits or changes @tracking, so at
+ * most one clearer ever runs on @dirty.
+ *
+ * The page lock of each page orders marking against re-arming, which is what
+ * keeps writes from being lost:
+ *  - page_mkwrite takes the page lock, sets the page's dirty bit and returns
+ *    VM_FAULT_LOCKED, so the core installs the writable PTE before the page
+ *    is unlocked;
+ *  - a harvest locks the dirty pages of a batch in ascending index order,
+ *    clears their bits and write-protects them, then unlocks.
+ * Either page_mkwrite completes first (its PTE exists and is write-protected
+ * by the harvest) or it runs after the harvest (its bit is set for the next
+ * one). Nothing may touch user memory while holding page locks: the user
+ * buffer could be this very object.
+ *
+ * @pages is an xarray; its xa_lock serializes populating an index against a
+ * harvest clearing the dirty bit of an index that has no page yet. Pages are
+ * only added, never removed, until the object is freed.
+ *
+ * @tracking is written under @lock and read under the page lock in
+ * page_mkwrite. A page_mkwrite racing with TRACK_STOP may leave a stale bit,
+ * which the next TRACK_START resets. TRACK_START sets @tracking before it
+ * write-protects the pages under their page locks, so no page_mkwrite that
+ * saw the old value can still be installing a writable PTE afterwards.
+ *
+ * The statistics are atomics, read without locks.
+ */
+struct kmig_mem {
+	struct address_space *mapping;	/* the shared one of every mapping */
+	unsigned long npages;
+	struct xarray pages;		/* index -> struct page * */
+	struct mutex lock;
+	bool tracking;
+	struct kmig_dirty dirty;
+
+	atomic_long_t populated;
+	atomic64_t write_faults;
+	atomic64_t harvests;
+	atomic64_t rearmed;
+};
+
+int kmig_mem_init(void);
+void kmig_mem_exit(void);
+int kmig_mem_create(u64 size);
+
+/* track.c */
+long kmig_mem_track_start(struct kmig_mem *mem, void __user *uarg);
+long kmig_mem_track_stop(struct kmig_mem *mem, void __user *uarg);
+long kmig_mem_harvest(struct kmig_mem *mem, void __user *uarg);
+void kmig_mem_mark_dirty(struct kmig_mem *mem, pgoff_t index);
+int kmig_mem_rearm_method(void);
+
+#endif /* _KMIG_MEM_H */
