@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by kmig's kselftests.
+ */
+#ifndef _KMIG_TEST_H
+#define _KMIG_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/kmig.h>
+
+#define KMIG_DEV	"/dev/kmig"
+#define KMIG_PARAM_DIR	"/sys/module/kmig/parameters/"
+
+static inline long page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+/* ioctl() that returns -errno on failure. */
+static inline long kmig_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	long ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static inline int kmig_get_info(int devfd, struct kmig_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return kmig_ioctl(devfd, KMIG_GET_INFO, info);
+}
+
+/* Returns the new memory fd or -errno. */
+static inline int kmig_mem_create(int devfd, unsigned long long bytes)
+{
+	struct kmig_mem_create c = {
+		.size = sizeof(c),
+		.mem_size = bytes,
+	};
+
+	return kmig_ioctl(devfd, KMIG_MEM_CREATE, &c);
+}
+
+static inline int kmig_track(int memfd, unsigned long cmd, unsigned int flags)
+{
+	struct kmig_track t = { .size = sizeof(t), .flags = flags };
+
+	return kmig_ioctl(memfd, cmd, &t);
+}
+
+static inline int kmig_mem_stats(int memfd, struct kmig_mem_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return kmig_ioctl(memfd, KMIG_MEM_GET_STATS, st);
+}
+
+/* Harvest [first, first + n) into a bitmap; returns dirty pages or -errno. */
+static inline long kmig_harvest_bitmap(int memfd, unsigned long long first,
+				       unsigned long long n, __u64 *bitmap,
+				       unsigned int flags)
+{
+	struct kmig_harvest h = {
+		.size = sizeof(h),
+		.flags = flags,
+		.first_page = first,
+		.num_pages = n,
+		.bitmap_ptr = (unsigned long)bitmap,
+	};
+	long ret = kmig_ioctl(memfd, KMIG_MEM_HARVEST, &h);
+
+	return ret < 0 ? ret : (long)h.dirty_pages;
+}
+
+static inline int test_bit64(const __u64 *map, unsigned long bit)
+{
+	return (map[bit / 64] >> (bit % 64)) & 1;
+}
+
+static inline void set_bit64(__u64 *map, unsigned long bit)
+{
+	map[bit / 64] |= 1ULL << (bit % 64);
+}
+
+/* Module parameters, as strings. Return 0 or -errno. */
+static inline int kmig_param_write(const char *name, const char *val)
+{
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), KMIG_PARAM_DIR "%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static inline int kmig_param_read(const char *name, char *buf, size_t len)
+{
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), KMIG_PARAM_DIR "%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	return 0;
+}
+
+/* Count the lines of the kernel log that look like a splat. */
+static inline int kmig_dmesg_splats(void)
+{
+	static const char *const markers[] = {
+		"cut here", "WARNING: CPU:", "BUG:", "Oops", "Call Trace:",
+		"KASAN:", "unreferenced object",
+	};
+	char *buf = malloc(1 << 20);
+	int n, hits = 0;
+	unsigned int i;
+
+	if (!buf)
+		return -ENOMEM;
+	/* SYSLOG_ACTION_READ_ALL */
+	n = klogctl(3, buf, (1 << 20) - 1);
+	if (n < 0) {
+		free(buf);
+		return -errno;
+	}
+	buf[n] = 0;
+	for (i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
+		for (char *p = buf; (p = strstr(p, markers[i])); p++)
+			hits++;
+	free(buf);
+	return hits;
+}
+
+#endif /* _KMIG_TEST_H */

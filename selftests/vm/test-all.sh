@@ -1,0 +1,70 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# make test: build everything, run the kselftests in QEMU on Debian's generic
+# and cloud 6.1 kernels, run the host-side tests, and print one summary whose
+# last line is "N passed, N failed" over every suite.
+#
+# KMIG_KERNELS="generic cloud" selects kernels; KMIG_VM_TIMEOUT the limit of
+# one VM run in seconds.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+kernels=${KMIG_KERNELS:-generic cloud}
+limit=${KMIG_VM_TIMEOUT:-1500}
+total_p=0 total_f=0 total_s=0
+summary=""
+
+add() { # suite passed failed skipped
+	total_p=$((total_p + $2)); total_f=$((total_f + $3))
+	total_s=$((total_s + $4))
+	summary="$summary$(printf '%-28s %4d passed, %d failed, %d skipped' "$1:" "$2" "$3" "$4")
+"
+}
+
+for target in module userspace selftests; do
+	make -s -C "$TOP" $target || { echo "make $target failed"; add "build $target" 0 1 0; }
+done
+
+for flavour in $kernels; do
+	suite="vm-$flavour"
+	if ! kver=$(kernel_release "$flavour"); then
+		add "$suite" 0 1 0
+		continue
+	fi
+	echo "=== $suite: $kver"
+	out=$BUILD/vm/$flavour
+	mkdir -p "$out"
+	if ! ko=$(build_module "$kver"); then
+		echo "module build for $kver failed"
+		add "$suite" 0 1 0
+		continue
+	fi
+	extra=""
+	[ -d "$BUILD/vm-extra" ] && extra=$BUILD/vm-extra
+	"$TOP"/selftests/vm/mkinitrd.sh "$kver" "$ko" "$BUILD/selftests" \
+		"$KSFT" "$out/initrd.gz" $extra || { add "$suite" 0 1 0; continue; }
+	"$TOP"/selftests/vm/boot.sh "$kver" "$out/initrd.gz" "$out" test "$limit"
+	vm_rc=$?
+	set -- $("$TOP"/selftests/vm/tap-count.sh "$out/output.log")
+	p=$1 f=$2 s=$3
+	# A VM that crashed, hung or splatted fails the suite as a whole.
+	[ "$vm_rc" -eq 0 ] || f=$((f + 1))
+	add "$suite ($kver)" "$p" "$f" "$s"
+done
+
+if [ -f "$TOP/userspace/Makefile" ]; then
+	echo "=== host tests"
+	make -s -C "$TOP/userspace" check 2>&1 | tee "$BUILD/host-tests.log"
+	set -- $("$TOP"/selftests/vm/tap-count.sh "$BUILD/host-tests.log")
+	p=$1 f=$2 s=$3
+	grep -q "passed, 0 failed" "$BUILD/host-tests.log" || [ "$f" -gt 0 ] ||
+		f=$((f + 1))
+	add host "$p" "$f" "$s"
+fi
+
+echo
+echo "=== summary"
+printf '%s' "$summary"
+echo "$total_p passed, $total_f failed, $total_s skipped"
+[ "$total_f" -eq 0 ]
