@@ -9,6 +9,7 @@
 
 #include "kmig.h"
 #include "mem.h"
+#include "session.h"
 
 /* The first version of each struct never changes size. */
 static_assert(offsetofend(struct kmig_info, reserved) == KMIG_INFO_SIZE_VER0);
@@ -19,6 +20,22 @@ static_assert(offsetofend(struct kmig_harvest, reserved) ==
 	      KMIG_HARVEST_SIZE_VER0);
 static_assert(offsetofend(struct kmig_mem_stats, reserved) ==
 	      KMIG_MEM_STATS_SIZE_VER0);
+static_assert(offsetofend(struct kmig_session_create, reserved) ==
+	      KMIG_SESSION_CREATE_SIZE_VER0);
+static_assert(offsetofend(struct kmig_send_round, reserved) ==
+	      KMIG_SEND_ROUND_SIZE_VER0);
+static_assert(offsetofend(struct kmig_send_blob, reserved) ==
+	      KMIG_SEND_BLOB_SIZE_VER0);
+static_assert(offsetofend(struct kmig_send_end, reserved) ==
+	      KMIG_SEND_END_SIZE_VER0);
+static_assert(offsetofend(struct kmig_recv, reserved) == KMIG_RECV_SIZE_VER0);
+static_assert(offsetofend(struct kmig_session_stats, reserved) ==
+	      KMIG_SESSION_STATS_SIZE_VER0);
+static_assert(sizeof(struct kmig_wire_header) == 32);
+static_assert(sizeof(struct kmig_wire_region) == 16);
+static_assert(sizeof(struct kmig_wire_rec_v1) == 24);
+static_assert(sizeof(struct kmig_wire_rec_v2) == 16);
+static_assert(sizeof(struct kmig_wire_end) == 48);
 
 bool kmig_all_zero(const void *p, size_t len)
 {
@@ -79,9 +96,10 @@ static long kmig_dev_get_info(void __user *uarg)
 	info.proto_min = KMIG_PROTO_MIN_BUILTIN;
 	info.proto_max = kmig_proto_max();
 	info.proto_max_builtin = KMIG_PROTO_MAX_BUILTIN;
-	info.caps = 0;
+	info.caps = KMIG_CAPS_SUPPORTED;
 	info.features = KMIG_FEAT_GET_INFO | KMIG_FEAT_MEM |
-			KMIG_FEAT_DIRTY_TRACK;
+			KMIG_FEAT_DIRTY_TRACK | KMIG_FEAT_SESSION |
+			KMIG_FEAT_SEND | KMIG_FEAT_RECV;
 	if (KMIG_COMPAT_HAVE_WP)
 		info.features |= KMIG_FEAT_WP_HELPERS;
 	info.max_mem_size = kmig_max_mem_size();
@@ -113,6 +131,8 @@ long kmig_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return kmig_dev_get_info(uarg);
 	case KMIG_MEM_CREATE:
 		return kmig_dev_mem_create(uarg);
+	case KMIG_SESSION_CREATE:
+		return kmig_session_create(uarg);
 	default:
 		return -ENOIOCTLCMD;
 	}

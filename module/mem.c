@@ -42,8 +42,11 @@ static struct file_system_type kmig_fs_type = {
 	.kill_sb		= kill_anon_super,
 };
 
-/* Return the page at @index, allocating it if needed. No reference taken. */
-static struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index)
+/*
+ * Return the page at @index, allocating it if needed. No reference is taken:
+ * pages live as long as the object.
+ */
+struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index)
 {
 	struct page *page, *old;
 
@@ -198,6 +201,39 @@ static const struct file_operations kmig_mem_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
 };
+
+/* The memory object behind @file, or NULL if it is not a kmig memory fd. */
+struct kmig_mem *kmig_mem_from_file(struct file *file)
+{
+	return file->f_op == &kmig_mem_fops ? file->private_data : NULL;
+}
+
+/*
+ * Give a session exclusive use of @mem: -EBUSY if another session has it;
+ * -EINVAL if @need_tracking and tracking is off.
+ */
+int kmig_mem_attach(struct kmig_mem *mem, void *owner, bool need_tracking)
+{
+	int ret = 0;
+
+	mutex_lock(&mem->lock);
+	if (mem->owner)
+		ret = -EBUSY;
+	else if (need_tracking && !mem->tracking)
+		ret = -EINVAL;
+	else
+		mem->owner = owner;
+	mutex_unlock(&mem->lock);
+	return ret;
+}
+
+void kmig_mem_detach(struct kmig_mem *mem, void *owner)
+{
+	mutex_lock(&mem->lock);
+	if (mem->owner == owner)
+		mem->owner = NULL;
+	mutex_unlock(&mem->lock);
+}
 
 int kmig_mem_create(u64 size)
 {

@@ -38,6 +38,10 @@
  * harvest clearing the dirty bit of an index that has no page yet. Pages are
  * only added, never removed, until the object is freed.
  *
+ * @owner is the session the object is attached to, or NULL; set and cleared
+ * under @lock. While a send session owns the object, only the session
+ * harvests it and tracking cannot stop.
+ *
  * @tracking is written under @lock and read under the page lock in
  * page_mkwrite. A page_mkwrite racing with TRACK_STOP may leave a stale bit,
  * which the next TRACK_START resets. TRACK_START sets @tracking before it
@@ -52,6 +56,7 @@ struct kmig_mem {
 	struct xarray pages;		/* index -> struct page * */
 	struct mutex lock;
 	bool tracking;
+	void *owner;
 	struct kmig_dirty dirty;
 
 	atomic_long_t populated;
@@ -60,14 +65,30 @@ struct kmig_mem {
 	atomic64_t rearmed;
 };
 
+/* Pages harvested, locked and re-armed together. */
+#define KMIG_BATCH	256
+
+/* page[i] is the page at index[i], or NULL if that index has none yet. */
+struct kmig_batch {
+	unsigned int n;
+	u64 index[KMIG_BATCH];
+	struct page *page[KMIG_BATCH];
+};
+
 int kmig_mem_init(void);
 void kmig_mem_exit(void);
 int kmig_mem_create(u64 size);
+struct kmig_mem *kmig_mem_from_file(struct file *file);
+struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index);
+int kmig_mem_attach(struct kmig_mem *mem, void *owner, bool need_tracking);
+void kmig_mem_detach(struct kmig_mem *mem, void *owner);
 
 /* track.c */
 long kmig_mem_track_start(struct kmig_mem *mem, void __user *uarg);
 long kmig_mem_track_stop(struct kmig_mem *mem, void __user *uarg);
 long kmig_mem_harvest(struct kmig_mem *mem, void __user *uarg);
+int kmig_mem_harvest_batch(struct kmig_mem *mem, u64 *pos, u64 end,
+			   struct kmig_batch *b);
 void kmig_mem_mark_dirty(struct kmig_mem *mem, pgoff_t index);
 int kmig_mem_rearm_method(void);
 

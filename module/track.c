@@ -12,15 +12,6 @@
 #include "kmig.h"
 #include "mem.h"
 
-/* Pages locked and re-armed together. */
-#define KMIG_BATCH	256
-
-struct kmig_batch {
-	unsigned int n;
-	u64 index[KMIG_BATCH];
-	struct page *page[KMIG_BATCH];
-};
-
 int kmig_mem_rearm_method(void)
 {
 	if (KMIG_COMPAT_HAVE_WP && !kmig_force_unmap_rearm())
@@ -44,54 +35,91 @@ static void kmig_mem_wp_run(struct kmig_mem *mem, int method, pgoff_t first,
 }
 
 /*
- * Re-arm the pages of a batch (indices ascending): lock them, clear their
- * dirty bits if @clear, write-protect them if @wp, one call per contiguous
- * run, and unlock. An index without a page has no mapping to protect; its bit
- * is cleared under the xarray lock so that a concurrent first fault either
- * comes before (and is seen here) or marks the page again after.
+ * Re-arm the pages of a batch (indices ascending): look up their pages, lock
+ * them, clear their dirty bits if @clear, write-protect them if @wp, one call
+ * per contiguous run, and unlock. An index without a page has no mapping to
+ * protect; its bit is cleared under the xarray lock so that a concurrent
+ * first fault either comes before (and is seen here) or marks the page again
+ * after. Fills b->page[].
  */
 static void kmig_mem_rearm_batch(struct kmig_mem *mem, struct kmig_batch *b,
 				 bool clear, bool wp)
 {
 	int method = kmig_mem_rearm_method();
-	unsigned int i, n = 0, run;
+	unsigned int i, run, locked = 0;
 
 	lockdep_assert_held(&mem->lock);
 
 	for (i = 0; i < b->n; i++) {
-		struct page *page;
-
 		xa_lock(&mem->pages);
-		page = xa_load(&mem->pages, b->index[i]);
-		if (!page && clear)
+		b->page[i] = xa_load(&mem->pages, b->index[i]);
+		if (!b->page[i] && clear)
 			kmig_dirty_clear(&mem->dirty, b->index[i]);
 		xa_unlock(&mem->pages);
-		if (page) {
-			b->index[n] = b->index[i];
-			b->page[n++] = page;
-		}
 	}
 
 	/* Ascending index order: two lockers can never deadlock. */
-	for (i = 0; i < n; i++)
-		lock_page(b->page[i]);
+	for (i = 0; i < b->n; i++) {
+		if (b->page[i]) {
+			lock_page(b->page[i]);
+			locked++;
+		}
+	}
 
 	if (clear)
-		for (i = 0; i < n; i++)
-			kmig_dirty_clear(&mem->dirty, b->index[i]);
+		for (i = 0; i < b->n; i++)
+			if (b->page[i])
+				kmig_dirty_clear(&mem->dirty, b->index[i]);
 
-	if (wp) {
-		for (i = 0; i < n; i += run) {
-			for (run = 1; i + run < n; run++)
+	/* Unpopulated indices are mapped nowhere: runs may span them. */
+	if (wp && locked) {
+		for (i = 0; i < b->n; i += run) {
+			for (run = 1; i + run < b->n; run++)
 				if (b->index[i + run] != b->index[i] + run)
 					break;
 			kmig_mem_wp_run(mem, method, b->index[i], run);
 		}
-		atomic64_add(n, &mem->rearmed);
+		atomic64_add(locked, &mem->rearmed);
 	}
 
-	for (i = 0; i < n; i++)
-		unlock_page(b->page[i]);
+	for (i = 0; i < b->n; i++)
+		if (b->page[i])
+			unlock_page(b->page[i]);
+}
+
+/* Fill @b with up to @limit dirty pages of [*pos, end); advances *pos. */
+static void kmig_mem_find_batch(struct kmig_mem *mem, u64 *pos, u64 end,
+				struct kmig_batch *b, unsigned int limit)
+{
+	for (b->n = 0; b->n < limit; b->n++) {
+		*pos = kmig_dirty_find(&mem->dirty, *pos, end);
+		if (*pos >= end)
+			break;
+		b->index[b->n] = (*pos)++;
+	}
+}
+
+/*
+ * For the in-kernel sender: harvest and re-arm up to KMIG_BATCH dirty pages
+ * of [*pos, end). Every page in @b is write-protected before this returns, so
+ * a later write marks it dirty again and it is sent again, later in the
+ * stream. Returns -EINVAL if tracking is off.
+ */
+int kmig_mem_harvest_batch(struct kmig_mem *mem, u64 *pos, u64 end,
+			   struct kmig_batch *b)
+{
+	int ret = 0;
+
+	mutex_lock(&mem->lock);
+	if (mem->tracking) {
+		kmig_mem_find_batch(mem, pos, end, b, KMIG_BATCH);
+		kmig_mem_rearm_batch(mem, b, true, !kmig_debug_no_rearm());
+	} else {
+		b->n = 0;
+		ret = -EINVAL;
+	}
+	mutex_unlock(&mem->lock);
+	return ret;
 }
 
 static int kmig_track_args(struct kmig_track *args, void __user *uarg,
@@ -160,7 +188,9 @@ long kmig_mem_track_stop(struct kmig_mem *mem, void __user *uarg)
 		return ret;
 
 	mutex_lock(&mem->lock);
-	if (mem->tracking)
+	if (mem->owner)
+		ret = -EBUSY;
+	else if (mem->tracking)
 		WRITE_ONCE(mem->tracking, false);
 	else
 		ret = -EINVAL;
@@ -260,6 +290,11 @@ long kmig_mem_harvest(struct kmig_mem *mem, void __user *uarg)
 		ret = -EINVAL;
 		goto out_unlock;
 	}
+	/* A session owns the dirty set; PEEK is harmless. */
+	if (mem->owner && !(h.flags & KMIG_HARVEST_PEEK)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
 	if (!(h.flags & KMIG_HARVEST_LIST) &&
 	    clear_user(u64_to_user_ptr(h.bitmap_ptr),
 		       DIV_ROUND_UP(h.num_pages, 64) * sizeof(u64))) {
@@ -279,12 +314,7 @@ long kmig_mem_harvest(struct kmig_mem *mem, void __user *uarg)
 		if (!limit)
 			break;
 
-		for (b->n = 0; b->n < limit; b->n++) {
-			pos = kmig_dirty_find(&mem->dirty, pos, end);
-			if (pos >= end)
-				break;
-			b->index[b->n] = pos++;
-		}
+		kmig_mem_find_batch(mem, &pos, end, b, limit);
 		if (!b->n)
 			break;
 

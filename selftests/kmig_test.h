@@ -19,6 +19,8 @@
 #include <linux/kmig.h>
 
 #define KMIG_DEV	"/dev/kmig"
+/* Largest record a sender emits: 256 pages of payload and a header. */
+#define KMIG_BATCH_BYTES	(256 * 4096 + 64)
 #define KMIG_PARAM_DIR	"/sys/module/kmig/parameters/"
 
 static inline long page_size(void)

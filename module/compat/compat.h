@@ -7,7 +7,11 @@
 #ifndef _KMIG_COMPAT_H
 #define _KMIG_COMPAT_H
 
+#include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
 #include "kmig_probes.h"
 
 #ifndef KMIG_HAVE_VM_FLAGS_SET
@@ -42,6 +46,44 @@ static inline void kmig_compat_wp_range(struct address_space *mapping,
 {
 	WARN_ON_ONCE(1);
 }
+#endif
+
+/*
+ * Zero-copy send of part of a page. kernel_sendpage() while it exists; once
+ * sendpage is gone (6.5), MSG_SPLICE_PAGES with a bvec iterator. Debian's 6.1
+ * defines MSG_SPLICE_PAGES without the TCP support behind it, so the probe
+ * for kernel_sendpage() decides first. Returns bytes sent or -errno.
+ */
+#define KMIG_SEND_MORE	(MSG_MORE | MSG_SENDPAGE_NOTLAST)
+
+static inline int kmig_compat_sendpage(struct socket *sock, struct page *page,
+				       unsigned int offset, size_t len,
+				       int flags)
+{
+#if defined(KMIG_HAVE_KERNEL_SENDPAGE)
+	return kernel_sendpage(sock, page, offset, len, flags);
+#elif defined(KMIG_HAVE_MSG_SPLICE_PAGES)
+	struct bio_vec bvec;
+	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
+
+	bvec_set_page(&bvec, page, len, offset);
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, len);
+	return sock_sendmsg(sock, &msg);
+#else
+	struct kvec iov;
+	struct msghdr msg = { .msg_flags = flags };
+	int ret;
+
+	iov.iov_base = kmap_local_page(page) + offset;
+	iov.iov_len = len;
+	ret = kernel_sendmsg(sock, &msg, &iov, 1, len);
+	kunmap_local(iov.iov_base);
+	return ret;
+#endif
+}
+
+#ifndef MSG_SENDPAGE_NOTLAST
+#define MSG_SENDPAGE_NOTLAST	0
 #endif
 
 #endif /* _KMIG_COMPAT_H */
