@@ -405,19 +405,26 @@ static void on_alarm(int sig)
  * A storm of signals without SA_RESTART on both sides: calls return EINTR
  * all the time, and every record still arrives exactly once.
  */
-TEST_F(stream, interrupted_calls_resume)
+TEST_F_TIMEOUT(stream, interrupted_calls_resume, 300)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct itimerval it = { { 0, 700 }, { 0, 700 } };
-	long eintr = 0;
+	int small = variant->unix_socket ? 8192 : 65536, pipefd[2], sfd, ret;
+	long eintr = 0, rx_eintr = 0;
 	pid_t pid;
-	int sfd, ret;
 
+	/* Small buffers: both sides block often, and signals catch them there. */
+	ASSERT_EQ(0, setsockopt(self->tx_sock, SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->rx_sock, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, pipe(pipefd));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		struct kmig_recv ev;
+		long n = 0;
 		int rfd;
 
 		setitimer(ITIMER_REAL, &it, NULL);
@@ -428,13 +435,18 @@ TEST_F(stream, interrupted_calls_resume)
 			_exit(2);
 		for (;;) {
 			ret = kmig_recv(rfd, &ev, self->blob, BLOB_LEN);
-			if (ret == -EINTR)
+			if (ret == -EINTR) {
+				n++;
 				continue;
+			}
 			if (ret)
 				_exit(10 + -ret);
 			if (ev.event == KMIG_EVENT_END)
-				_exit(0);
+				break;
 		}
+		if (write(pipefd[1], &n, sizeof(n)) != sizeof(n))
+			_exit(3);
+		_exit(0);
 	}
 	setitimer(ITIMER_REAL, &it, NULL);
 	sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
@@ -467,8 +479,14 @@ TEST_F(stream, interrupted_calls_resume)
 	memset(&it, 0, sizeof(it));
 	setitimer(ITIMER_REAL, &it, NULL);
 	ASSERT_EQ(0, wait_child(pid));
+	ASSERT_EQ(sizeof(rx_eintr), read(pipefd[0], &rx_eintr, sizeof(rx_eintr)));
 	EXPECT_EQ(0, pages_differ(self));
-	TH_LOG("%ld interrupted sends", eintr);
+	TH_LOG("%ld interrupted sends, %ld interrupted receives", eintr,
+	       rx_eintr);
+	/* Otherwise this test exercised nothing. */
+	EXPECT_LT(0, eintr + rx_eintr);
+	close(pipefd[0]);
+	close(pipefd[1]);
 	close(sfd);
 }
 

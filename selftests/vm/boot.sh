@@ -15,12 +15,13 @@ log=$outdir/output.log
 console=$outdir/console.log
 rm -f "$log" "$console"
 
-# QEMU_EXTRA may add devices (two-VM network tests).
+# QEMU_EXTRA may add devices (two-VM network tests); KMIG_APPEND adds to
+# the kernel command line, e.g. KMIG_ONLY=kmig_stream to run one suite.
 timeout -k 10 "$limit" qemu-system-x86_64 \
 	-accel tcg,thread=multi -smp 2 -cpu EPYC,+svm,+npt -m 1024 \
 	-nodefaults -display none -no-reboot -monitor none \
 	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 loglevel=7 KMIG_MODE=$mode" \
+	-append "console=ttyS0 panic=-1 loglevel=7 KMIG_MODE=$mode ${KMIG_APPEND:-}" \
 	-serial "file:$console" -serial stdio ${QEMU_EXTRA:-} \
 	</dev/null 2>"$outdir/qemu.err" | tee "$log"
 rc=$?
