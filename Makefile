@@ -41,9 +41,12 @@ debug:
 userspace:
 	$(MAKE) -C userspace
 
+KSFT_ARGS = KSFT_DIR=$(LINUX_SRC)/tools/testing/selftests OUTPUT=$(BUILD)/selftests
 selftests: $(LINUX_SRC)/.stamp
-	$(MAKE) -C selftests KSFT_DIR=$(LINUX_SRC)/tools/testing/selftests \
-		OUTPUT=$(BUILD)/selftests
+	$(MAKE) -C selftests $(KSFT_ARGS)
+	@cp selftests/settings selftests/*.sh $(BUILD)/selftests/
+	@$(MAKE) -s --no-print-directory -C selftests $(KSFT_ARGS) \
+		COLLECTION=kmig emit_tests > $(BUILD)/selftests/kselftest-list.txt
 
 # sparse and W=1 over a fresh build of kmig's objects; any diagnostic in a
 # kmig file fails the target.

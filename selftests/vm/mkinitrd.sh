@@ -58,13 +58,10 @@ depmod -b "$root" "$kver"
 cp "$ksft"/run_kselftest.sh "$root"/kselftest/
 cp "$ksft"/kselftest/runner.sh "$ksft"/kselftest/prefix.pl \
 	"$root"/kselftest/kselftest/
-cp "$here"/../settings "$root"/kselftest/kmig/
-: > "$root"/kselftest/kselftest-list.txt
-for t in "$tests"/*; do
-	[ -x "$t" ] && [ -f "$t" ] || continue
-	cp "$t" "$root"/kselftest/kmig/
-	echo "kmig:$(basename "$t")" >> "$root"/kselftest/kselftest-list.txt
-done
+# The build directory holds the tests, their helpers, settings and the list
+# of tests (lib.mk's emit_tests).
+cp "$tests"/* "$root"/kselftest/kmig/
+mv "$root"/kselftest/kmig/kselftest-list.txt "$root"/kselftest/
 
 for extra in "$@"; do
 	cp -a "$extra"/. "$root"/
