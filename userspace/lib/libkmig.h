@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause */
+/*
+ * libkmig - userspace library for kmig, kernel-assisted VM live migration.
+ *
+ * Two parts:
+ *  - a thin wrapper around /dev/kmig (kmig_open(), kmig_query());
+ *  - the migration handshake that a SOURCE and a DESTINATION host run over a
+ *    connected stream socket before any guest page moves: protocol version,
+ *    capabilities, page size, memory layout, identities and optional mutual
+ *    authentication with a pre-shared key. The wire format is described in
+ *    HANDSHAKE.md.
+ *
+ * Conventions:
+ *  - Every function that can fail returns 0 (or a file descriptor) on success
+ *    and a negative errno value on failure. errno itself is not relied upon.
+ *  - No function prints anything, allocates memory the caller must free,
+ *    installs signal handlers or changes the flags of a caller's descriptor.
+ *  - All functions are thread-safe as long as the objects passed in are not
+ *    shared between threads at the same time.
+ *
+ * ABI: the symbols below form version node LIBKMIG_0.1 (libkmig.map), soname
+ * libkmig.so.0. struct kmig_hs_opts is extensible (its first member is its
+ * size); the other structures have a fixed layout within LIBKMIG_0.1 and can
+ * only change together with a new version node.
+ */
+#ifndef LIBKMIG_H
+#define LIBKMIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kmig.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LIBKMIG_VERSION_MAJOR	0
+#define LIBKMIG_VERSION_MINOR	1
+#define LIBKMIG_VERSION_PATCH	0
+#define LIBKMIG_VERSION_STRING	"0.1.0"
+
+/* Version of the library actually loaded, e.g. "0.1.0". */
+const char *kmig_lib_version(void);
+
+/*
+ * Device access
+ */
+
+/* Open /dev/kmig (O_RDWR | O_CLOEXEC). Returns the fd or -errno (-ENOENT when
+ * the module is not loaded). */
+int kmig_open(void);
+
+/* KMIG_GET_INFO. Clears *info, sets info->size and issues the ioctl.
+ * Returns 0 or -errno. */
+int kmig_query(int devfd, struct kmig_info *info);
+
+/*
+ * Limits of the handshake (see HANDSHAKE.md). They bound what a peer may send;
+ * a message beyond any of them is refused.
+ */
+#define KMIG_HS_FORMAT_VERSION	1	/* handshake header format spoken */
+#define KMIG_HS_MAX_VERSIONS	32	/* protocol versions in one offer */
+#define KMIG_HS_MAX_REGIONS	64	/* memory regions in one layout (at most
+					 * the module's KMIG_MAX_REGIONS) */
+#define KMIG_HS_ID_MAX		255	/* bytes in a host or VM identity */
+#define KMIG_HS_REASON_MAX		255	/* bytes in a refusal text */
+#define KMIG_HS_KEY_MIN		16	/* bytes in a pre-shared key, at least */
+#define KMIG_HS_KEY_MAX		4096	/* and at most */
+#define KMIG_HS_DEFAULT_TIMEOUT_MS	10000
+
+/*
+ * One guest memory region the source will send. Order matters: the i-th
+ * region of a layout is region i of the migration stream (and of the memory
+ * objects handed to the module's session), so both sides must list them in
+ * the same order.
+ */
+struct kmig_hs_region {
+	uint32_t id;		/* unique within a layout */
+	uint32_t pad;		/* 0, not sent */
+	uint64_t size;		/* bytes, non-zero multiple of the page size */
+};
+
+/*
+ * What one side offers. Fill it with kmig_offer_init() and the helpers below,
+ * or directly (then check it with kmig_offer_validate()).
+ */
+struct kmig_offer {
+	uint32_t nr_versions;		/* 1..KMIG_HS_MAX_VERSIONS */
+	uint32_t versions[KMIG_HS_MAX_VERSIONS];	/* strictly ascending, >= 1 */
+	uint64_t caps_supported;	/* KMIG_CAP_* this side can use */
+	uint64_t caps_required;		/* subset of caps_supported */
+	uint32_t page_size;		/* power of two, 512..1 GiB */
+	uint32_t nr_regions;		/* source: layout it will send */
+	struct kmig_hs_region regions[KMIG_HS_MAX_REGIONS];
+	char host_id[KMIG_HS_ID_MAX + 1];	/* optional, "" = not sent */
+	char vm_id[KMIG_HS_ID_MAX + 1];	/* optional; on the destination, the VM
+					 * it expects ("" = any) */
+};
+
+/* Empty offer: no versions, no caps, page size of this host, no layout. */
+void kmig_offer_init(struct kmig_offer *offer);
+
+/* Replace the version set by every version in min..max. -EINVAL if min is 0,
+ * min > max or the range holds more than KMIG_HS_MAX_VERSIONS versions. */
+int kmig_offer_set_versions(struct kmig_offer *offer, uint32_t min, uint32_t max);
+
+/* Offer what the local module supports: versions proto_min..proto_max, all
+ * its caps, none required, its page size. -EINVAL if the info is unusable. */
+int kmig_offer_from_info(const struct kmig_info *info, struct kmig_offer *offer);
+
+/* Narrow an offer by local policy: drop versions above proto_max (0 = no
+ * limit) and capabilities outside caps_mask. -ENOENT if no version is left,
+ * -EINVAL if a required capability would be dropped. */
+int kmig_offer_narrow(struct kmig_offer *offer, uint32_t proto_max, uint64_t caps_mask);
+
+/* Require capabilities (added to caps_required). -EOPNOTSUPP if they are not
+ * all in caps_supported. */
+int kmig_offer_require(struct kmig_offer *offer, uint64_t caps);
+
+/* Append a region. -E2BIG when full, -EEXIST for a duplicate id, -EINVAL for
+ * a size of 0 or not a multiple of the offer's page size. */
+int kmig_offer_add_region(struct kmig_offer *offer, uint32_t id, uint64_t size);
+
+/* Set the identities (NULL leaves one unchanged, "" clears it). Identities are
+ * 1..KMIG_HS_ID_MAX bytes of printable UTF-8 (no control characters).
+ * -EINVAL otherwise. */
+int kmig_offer_set_identity(struct kmig_offer *offer, const char *host_id,
+			    const char *vm_id);
+
+/* 0 if the offer can be sent, -EINVAL otherwise. The handshake functions call
+ * it too. */
+int kmig_offer_validate(const struct kmig_offer *offer);
+
+/*
+ * Pre-shared key for mutual authentication.
+ */
+struct kmig_key {
+	size_t len;			/* KMIG_HS_KEY_MIN..KMIG_HS_KEY_MAX */
+	uint8_t bytes[KMIG_HS_KEY_MAX];
+};
+
+/* Load a key file: its whole content, raw bytes (a trailing newline is part of
+ * the key). -EINVAL if shorter than KMIG_HS_KEY_MIN bytes or not a regular file,
+ * -EFBIG if longer than KMIG_HS_KEY_MAX, -errno from open/read. On failure the
+ * key is left cleared. Generate one with: head -c 32 /dev/urandom > FILE */
+int kmig_load_key_file(const char *path, struct kmig_key *key);
+
+/* Key from memory, same bounds as kmig_load_key_file(). */
+int kmig_key_set(struct kmig_key *key, const void *bytes, size_t len);
+
+/* Wipe a key (not optimised away). */
+void kmig_key_clear(struct kmig_key *key);
+
+/*
+ * Handshake options. Declare with KMIG_HS_OPTS() so that .sz is set; fields
+ * left out are zero and mean "default". Passing NULL means all defaults.
+ */
+struct kmig_hs_opts {
+	size_t sz;			/* sizeof(struct kmig_hs_opts) */
+	int timeout_ms;			/* whole handshake; 0 = default (10 s) */
+	const struct kmig_key *key;	/* NULL = no authentication */
+};
+
+#define KMIG_HS_OPTS(name, ...)						\
+	struct kmig_hs_opts name = {					\
+		.sz = sizeof(struct kmig_hs_opts), __VA_ARGS__		\
+	}
+
+enum kmig_hs_role {
+	KMIG_HS_ROLE_NONE = 0,
+	KMIG_HS_ROLE_SOURCE = 1,
+	KMIG_HS_ROLE_DESTINATION = 2,
+};
+
+/*
+ * Why a handshake failed. Codes 1..255 travel in REFUSE messages and keep
+ * their meaning forever; codes from 256 are detected locally and never sent.
+ * A peer may send a code this library does not know: treat it as a refusal.
+ */
+enum kmig_hs_reason {
+	KMIG_HS_OK			= 0,
+	KMIG_HS_MALFORMED		= 1,	/* invalid field value, etc. */
+	KMIG_HS_BAD_MAGIC		= 2,	/* peer speaks something else */
+	KMIG_HS_BAD_FORMAT		= 3,	/* unknown handshake format */
+	KMIG_HS_TOO_LARGE		= 4,	/* message length over the bound */
+	KMIG_HS_TRUNCATED		= 5,	/* field runs past the message */
+	KMIG_HS_UNKNOWN_CRITICAL	= 6,	/* critical field not understood */
+	KMIG_HS_DUPLICATE_FIELD		= 7,
+	KMIG_HS_MISSING_FIELD		= 8,
+	KMIG_HS_UNEXPECTED_MESSAGE	= 9,
+	KMIG_HS_NO_COMMON_VERSION	= 10,
+	KMIG_HS_MISSING_CAPABILITY	= 11,
+	KMIG_HS_PAGE_SIZE_MISMATCH	= 12,
+	KMIG_HS_BAD_LAYOUT		= 13,
+	KMIG_HS_VM_MISMATCH		= 14,
+	KMIG_HS_AUTH_REQUIRED		= 15,	/* key on one side only */
+	KMIG_HS_AUTH_FAILED		= 16,	/* key mismatch */
+	KMIG_HS_INCONSISTENT_ACCEPT	= 17,	/* ACCEPT contradicts the offer */
+	KMIG_HS_TIMEOUT			= 18,	/* sent best effort */
+	/* local only */
+	KMIG_HS_PEER_CLOSED		= 256,
+	KMIG_HS_IO_ERROR		= 257,
+	KMIG_HS_BAD_ARGUMENT		= 258,
+	KMIG_HS_NO_MEMORY		= 259,
+	KMIG_HS_CRYPTO_ERROR		= 260,
+};
+
+/*
+ * Outcome of a handshake. On a refusal both sides end up with the same
+ * status, reason, refused_by and message (the refusing side's text).
+ */
+struct kmig_hs_result {
+	int status;			/* what the call returned */
+	uint32_t reason;		/* enum kmig_hs_reason, or a peer's code */
+	uint32_t refused_by;		/* enum kmig_hs_role that decided a failure */
+	uint32_t version;		/* negotiated protocol version */
+	uint64_t caps;			/* negotiated KMIG_CAP_* */
+	uint32_t page_size;
+	uint32_t authenticated;		/* 1 if both proved the key */
+	uint32_t nr_regions;		/* layout the source will send */
+	struct kmig_hs_region regions[KMIG_HS_MAX_REGIONS];
+	char peer_host_id[KMIG_HS_ID_MAX + 1];	/* "" if the peer sent none */
+	char peer_vm_id[KMIG_HS_ID_MAX + 1];
+	char message[KMIG_HS_REASON_MAX + 1];	/* failure text, "" on success */
+};
+
+/*
+ * Run the handshake on a connected SOCK_STREAM socket (blocking or not; its
+ * flags are not changed). The whole exchange is bounded by opts->timeout_ms.
+ * The handshake never reads past its own last message, so the migration
+ * stream can follow on the same socket right after a success. On failure the
+ * REFUSE is sent to the peer when it can still be reached; the stream is then
+ * unusable and the caller should close it.
+ *
+ * Returns 0, or a negative errno derived from res->reason
+ * (kmig_hs_reason_errno()): -EPROTO malformed / unexpected input, -ETIMEDOUT,
+ * -ECONNRESET peer closed, -EPROTONOSUPPORT no common version, -EOPNOTSUPP
+ * missing required capability, -EACCES authentication, -ECONNREFUSED other
+ * refusals (page size, layout, VM identity, unknown peer code), -EINVAL bad
+ * arguments, -ENOMEM, or the errno of a failed send/recv.
+ */
+int kmig_handshake_source(int sock, const struct kmig_offer *mine,
+			  const struct kmig_hs_opts *opts,
+			  struct kmig_hs_result *res);
+int kmig_handshake_destination(int sock, const struct kmig_offer *mine,
+			       const struct kmig_hs_opts *opts,
+			       struct kmig_hs_result *res);
+
+/* Short identifier of a reason ("no_common_version"), "unknown" if unknown. */
+const char *kmig_hs_reason_name(uint32_t reason);
+/* One-line description ("no common protocol version"). */
+const char *kmig_hs_reason_str(uint32_t reason);
+/* Negative errno a handshake returns for a reason (0 for KMIG_HS_OK). */
+int kmig_hs_reason_errno(uint32_t reason);
+/* "source", "destination" or "none". */
+const char *kmig_hs_role_name(uint32_t role);
+
+/*
+ * Names of KMIG_CAP_* and KMIG_FEAT_* bits ("zero_pages", "dirty_track"), or
+ * NULL for a bit without a name.
+ */
+const char *kmig_cap_name(unsigned int bit);
+const char *kmig_feature_name(unsigned int bit);
+
+/* Parse a capability list: comma separated names and/or numbers ("0x3",
+ * "checksum,blobs", "none", ""). -EINVAL on an unknown name. */
+int kmig_caps_parse(const char *list, uint64_t *mask);
+
+/* Format a mask as "zero_pages,checksum,bit7" ("none" for 0). Returns the
+ * length it needed (excluding NUL) like snprintf, or -EINVAL. */
+int kmig_caps_format(uint64_t mask, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBKMIG_H */

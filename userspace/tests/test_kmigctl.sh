@@ -1,0 +1,309 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host tests of kmigctl (no kmig module needed): command line, and the
+# handshake between two kmigctl processes over loopback TCP using the
+# --offer-* overrides. Also checks the symbols exported by libkmig.so.
+#
+# usage: test_kmigctl.sh PATH/TO/kmigctl PATH/TO/libkmig.so
+# Output: TAP, one line per test case.
+
+K=${1:?usage: $0 kmigctl libkmig.so}
+SO=${2:?usage: $0 kmigctl libkmig.so}
+MAP=$(dirname "$0")/../lib/libkmig.map
+T=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+
+n=0 nfail=0
+DPID= PORT= DRC= SRC_RC=
+
+diag_outputs() {
+	local f
+	for f in "$T"/*.out "$T"/*.err; do
+		[ -s "$f" ] && sed "s|^|# ${f##*/}: |" "$f"
+	done
+}
+
+run_test() {
+	local fn=$1 name=${1#t_}
+	rm -f "$T"/*.out "$T"/*.err
+	SKIP=
+	if "$fn"; then
+		n=$((n + 1))
+		if [ -n "$SKIP" ]; then
+			echo "ok $n $name # SKIP $SKIP"
+		else
+			echo "ok $n $name"
+		fi
+	else
+		n=$((n + 1)) nfail=$((nfail + 1))
+		diag_outputs
+		echo "not ok $n $name"
+	fi
+}
+
+fail() {
+	echo "# $*"
+	return 1
+}
+
+has() {	# file, text
+	grep -qF -- "$2" "$1" || fail "${1##*/} lacks: $2"
+}
+
+# Start a destination (or any --listen side) in the background.
+start_listener() {
+	: > "$T/d.err"	# exists before the background job opens it
+	"$K" handshake --listen 127.0.0.1:0 --accept-timeout 5000 "$@" \
+		>"$T/d.out" 2>"$T/d.err" &
+	DPID=$!
+	PORT=
+	for _ in $(seq 200); do
+		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$T/d.err" 2>/dev/null)
+		[ -n "$PORT" ] && return 0
+		kill -0 $DPID 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "listener did not start"
+}
+
+wait_listener() {
+	wait $DPID
+	DRC=$?
+}
+
+run_connector() {
+	"$K" handshake --connect "127.0.0.1:$PORT" "$@" >"$T/s.out" 2>"$T/s.err"
+	SRC_RC=$?
+}
+
+pair() {	# "dst args" "src args"
+	start_listener $1 || return 1
+	run_connector $2
+	wait_listener
+	return 0
+}
+
+t_kmigctl_help() {
+	"$K" --help >"$T/h.out" 2>&1 || fail "exit $?" || return 1
+	has "$T/h.out" "handshake" && has "$T/h.out" "info" &&
+	"$K" handshake --help >"$T/h2.out" 2>&1 && has "$T/h2.out" "--offer-min"
+}
+
+t_kmigctl_version() {
+	"$K" --version >"$T/v.out" 2>&1 || fail "exit $?" || return 1
+	has "$T/v.out" "kmigctl 0.1.0" && has "$T/v.out" "handshake format 1"
+}
+
+t_kmigctl_unknown_command() {
+	"$K" frobnicate >"$T/u.out" 2>"$T/u.err"
+	local rc=$?
+	[ $rc -eq 2 ] || fail "exit $rc, expected 2" || return 1
+	has "$T/u.err" "unknown command 'frobnicate'" && has "$T/u.err" "usage:"
+}
+
+t_kmigctl_no_arguments() {
+	"$K" >"$T/u.out" 2>"$T/u.err"
+	local rc=$?
+	[ $rc -eq 2 ] || fail "exit $rc, expected 2" || return 1
+	has "$T/u.err" "usage:"
+}
+
+t_kmigctl_usage_errors() {
+	local rc
+	"$K" handshake --listen 1 --connect 127.0.0.1:1 2>"$T/e1.err"; rc=$?
+	[ $rc -eq 2 ] || fail "listen+connect: exit $rc" || return 1
+	"$K" handshake 2>"$T/e2.err"; rc=$?
+	[ $rc -eq 2 ] || fail "no endpoint: exit $rc" || return 1
+	"$K" handshake --connect 127.0.0.1:1 --timeout soon 2>"$T/e3.err"; rc=$?
+	[ $rc -eq 2 ] || fail "bad timeout: exit $rc" || return 1
+	has "$T/e3.err" "invalid value 'soon' for --timeout" || return 1
+	"$K" handshake --connect 127.0.0.1:1 --role sideways 2>"$T/e4.err"; rc=$?
+	[ $rc -eq 2 ] || fail "bad role: exit $rc" || return 1
+	"$K" handshake --connect 127.0.0.1:1 --offer-min 1 --caps warp 2>"$T/e5.err"; rc=$?
+	[ $rc -eq 2 ] || fail "bad caps: exit $rc" || return 1
+	"$K" info --bogus 2>"$T/e6.err"; rc=$?
+	[ $rc -eq 2 ] || fail "info --bogus: exit $rc" || return 1
+}
+
+t_kmigctl_info_without_module() {
+	if [ -e /dev/kmig ]; then
+		SKIP="/dev/kmig exists (covered by the VM tests)"
+		return 0
+	fi
+	"$K" info >"$T/i.out" 2>"$T/i.err"
+	local rc=$?
+	[ $rc -eq 3 ] || fail "exit $rc, expected 3" || return 1
+	has "$T/i.err" "kmig module not loaded? modprobe kmig"
+}
+
+t_kmigctl_handshake_without_module() {
+	if [ -e /dev/kmig ]; then
+		SKIP="/dev/kmig exists"
+		return 0
+	fi
+	"$K" handshake --connect 127.0.0.1:1 >"$T/i.out" 2>"$T/i.err"
+	local rc=$?
+	[ $rc -eq 3 ] || fail "exit $rc, expected 3" || return 1
+	has "$T/i.err" "modprobe kmig" && has "$T/i.err" "--offer-min"
+}
+
+t_kmigctl_handshake_success() {
+	pair "--offer-min 1 --offer-max 2 --offer-caps zero_pages,checksum --host-id dst-host --vm-id vm7" \
+	     "--offer-min 1 --offer-max 3 --offer-caps checksum,blobs --layout 0:1G,1:64M --host-id src-host --vm-id vm7" || return 1
+	[ "$SRC_RC" -eq 0 ] || fail "source exit $SRC_RC" || return 1
+	[ "$DRC" -eq 0 ] || fail "destination exit $DRC" || return 1
+	has "$T/s.out" "handshake ok: protocol 2, capabilities checksum (0x2)" &&
+	has "$T/d.out" "handshake ok: protocol 2, capabilities checksum (0x2)" &&
+	has "$T/d.out" "2 regions, 1140850688 bytes" &&
+	has "$T/d.out" 'host "src-host" vm "vm7"' &&
+	has "$T/s.out" 'host "dst-host" vm "vm7"'
+}
+
+t_kmigctl_handshake_disjoint_refused() {
+	local text="no common protocol version: destination supports protocol 1..1, source offers 2..3: upgrade the destination or allow protocol 1 on the source"
+	pair "--offer-min 1 --offer-max 1" "--offer-min 2 --offer-max 3" || return 1
+	[ "$SRC_RC" -eq 1 ] || fail "source exit $SRC_RC, expected 1" || return 1
+	[ "$DRC" -eq 1 ] || fail "destination exit $DRC, expected 1" || return 1
+	has "$T/s.err" "$text" && has "$T/d.err" "$text" &&
+	has "$T/s.err" "decided by the destination"
+}
+
+t_kmigctl_handshake_json() {
+	pair "--offer-min 1 --offer-max 2 --offer-caps 0x7 --json" \
+	     "--offer-min 2 --offer-max 2 --offer-caps 0x3 --layout 5:8K --json" || return 1
+	[ "$SRC_RC" -eq 0 ] && [ "$DRC" -eq 0 ] || fail "exit $SRC_RC/$DRC" || return 1
+	[ "$(wc -l < "$T/s.out")" -eq 1 ] || fail "not one line" || return 1
+	has "$T/s.out" '"result":"ok"' && has "$T/s.out" '"version":2' &&
+	has "$T/s.out" '"caps":["zero_pages","checksum"]' &&
+	has "$T/d.out" '"regions":[{"id":5,"size":8192}]' || return 1
+	if command -v python3 >/dev/null; then
+		python3 -c 'import json,sys; [json.loads(open(f).read()) for f in sys.argv[1:]]' \
+			"$T/s.out" "$T/d.out" || fail "invalid JSON"
+	fi
+}
+
+t_kmigctl_handshake_json_refusal() {
+	pair "--offer-min 1 --offer-max 1 --json" "--offer-min 2 --offer-max 2 --json" || return 1
+	[ "$SRC_RC" -eq 1 ] && [ "$DRC" -eq 1 ] || fail "exit $SRC_RC/$DRC" || return 1
+	has "$T/s.out" '"result":"refused"' && has "$T/d.out" '"result":"refused"' &&
+	has "$T/s.out" '"reason":"no_common_version"' &&
+	has "$T/s.out" '"refused_by":"destination"' &&
+	has "$T/s.out" '"errno":"EPROTONOSUPPORT"'
+}
+
+t_kmigctl_handshake_auth() {
+	head -c 32 /dev/urandom > "$T/key1"
+	chmod 600 "$T/key1"
+	pair "--offer-min 1 --offer-max 2 --key $T/key1" "--offer-min 1 --offer-max 2 --key $T/key1" || return 1
+	[ "$SRC_RC" -eq 0 ] && [ "$DRC" -eq 0 ] || fail "exit $SRC_RC/$DRC" || return 1
+	has "$T/s.out" ", authenticated" && has "$T/d.out" ", authenticated"
+}
+
+t_kmigctl_handshake_auth_mismatch() {
+	head -c 32 /dev/urandom > "$T/key1"
+	head -c 32 /dev/urandom > "$T/key2"
+	chmod 600 "$T/key1" "$T/key2"
+	pair "--offer-min 1 --offer-max 2 --key $T/key1" "--offer-min 1 --offer-max 2 --key $T/key2" || return 1
+	[ "$SRC_RC" -eq 1 ] && [ "$DRC" -eq 1 ] || fail "exit $SRC_RC/$DRC" || return 1
+	has "$T/s.err" "authentication failed: key mismatch" &&
+	has "$T/d.err" "authentication failed: key mismatch" || return 1
+	# Key on one side only: refused on both.
+	pair "--offer-min 1 --offer-max 2 --key $T/key1" "--offer-min 1 --offer-max 2" || return 1
+	[ "$SRC_RC" -eq 1 ] && [ "$DRC" -eq 1 ] || fail "exit $SRC_RC/$DRC" || return 1
+	has "$T/s.err" "peer did not authenticate" && has "$T/d.err" "peer did not authenticate"
+}
+
+t_kmigctl_short_key_refused() {
+	head -c 15 /dev/urandom > "$T/short"
+	"$K" handshake --connect 127.0.0.1:1 --offer-min 1 --key "$T/short" 2>"$T/k.err"
+	local rc=$?
+	[ $rc -eq 3 ] || fail "exit $rc, expected 3" || return 1
+	has "$T/k.err" "shorter than 16 bytes"
+}
+
+t_kmigctl_require_missing_capability() {
+	pair "--offer-min 1 --offer-max 2 --offer-caps zero_pages" \
+	     "--offer-min 1 --offer-max 2 --offer-caps zero_pages,checksum --require checksum" || return 1
+	[ "$SRC_RC" -eq 1 ] && [ "$DRC" -eq 1 ] || fail "exit $SRC_RC/$DRC" || return 1
+	has "$T/s.err" "required capability checksum (0x2) not available" &&
+	has "$T/d.err" "required capability checksum (0x2) not available"
+}
+
+t_kmigctl_proto_max_narrows() {
+	pair "--offer-min 1 --offer-max 3" "--offer-min 1 --offer-max 3 --proto-max 1 --role source" || return 1
+	[ "$SRC_RC" -eq 0 ] && [ "$DRC" -eq 0 ] || fail "exit $SRC_RC/$DRC" || return 1
+	has "$T/s.out" "protocol 1," && has "$T/d.out" "protocol 1,"
+}
+
+t_kmigctl_roles_swapped() {
+	# The source may listen and the destination connect.
+	pair "--role source --offer-min 1 --offer-max 2 --layout 1:4K" \
+	     "--role destination --offer-min 2 --offer-max 4" || return 1
+	[ "$SRC_RC" -eq 0 ] && [ "$DRC" -eq 0 ] || fail "exit $SRC_RC/$DRC" || return 1
+	has "$T/d.out" "role:       source" && has "$T/s.out" "role:       destination" &&
+	has "$T/s.out" "1 regions, 4096 bytes"
+}
+
+t_kmigctl_silent_peer_times_out() {
+	start_listener --offer-min 1 --offer-max 2 --timeout 300 || return 1
+	exec 7<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect" || return 1
+	local t0=$SECONDS
+	wait_listener
+	exec 7>&-
+	[ "$DRC" -eq 1 ] || fail "exit $DRC, expected 1" || return 1
+	[ $((SECONDS - t0)) -le 3 ] || fail "took $((SECONDS - t0)) s" || return 1
+	has "$T/d.err" "timed out after 300 ms waiting for HELLO"
+}
+
+t_kmigctl_other_protocol_refused() {
+	start_listener --offer-min 1 --offer-max 2 || return 1
+	exec 7<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect" || return 1
+	printf 'GET / HTTP/1.0\r\n\r\n' >&7
+	head -c 12 <&7 > "$T/reply.out"
+	wait_listener
+	exec 7>&-
+	[ "$DRC" -eq 1 ] || fail "exit $DRC, expected 1" || return 1
+	has "$T/d.err" "does not speak the kmig handshake" &&
+	has "$T/reply.out" "KMHS"
+}
+
+t_kmigctl_accept_timeout() {
+	"$K" handshake --listen 127.0.0.1:0 --offer-min 1 --accept-timeout 200 \
+		>"$T/a.out" 2>"$T/a.err"
+	local rc=$?
+	[ $rc -eq 3 ] || fail "exit $rc, expected 3" || return 1
+	has "$T/a.err" "no connection on 127.0.0.1:"
+}
+
+t_kmigctl_connect_refused() {
+	# A port that was just free: bind and release it.
+	local port
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)
+	"$K" handshake --connect "127.0.0.1:$port" --offer-min 1 >"$T/c.out" 2>"$T/c.err"
+	local rc=$?
+	[ $rc -eq 3 ] || fail "exit $rc, expected 3" || return 1
+	has "$T/c.err" "is the peer listening?"
+}
+
+t_libkmig_so_exports() {
+	command -v nm >/dev/null || { SKIP="no nm"; return 0; }
+	nm -D --defined-only "$SO" | awk '{print $3}' | sed 's/@.*//' |
+		grep -v '^LIBKMIG_' | sort > "$T/exported.out"
+	sed -n 's/^[[:space:]]*\(kmig_[a-z0-9_]*\);$/\1/p' "$MAP" | sort > "$T/map.out"
+	[ -s "$T/map.out" ] || fail "no symbols in $MAP" || return 1
+	diff "$T/map.out" "$T/exported.out" >"$T/diff.out" || fail "exports differ from libkmig.map" || return 1
+	nm -D --defined-only "$SO" | grep -q '@@LIBKMIG_0.1' || fail "no LIBKMIG_0.1 version"
+}
+
+for t in t_kmigctl_help t_kmigctl_version t_kmigctl_unknown_command t_kmigctl_no_arguments t_kmigctl_usage_errors \
+	 t_kmigctl_info_without_module t_kmigctl_handshake_without_module t_kmigctl_handshake_success \
+	 t_kmigctl_handshake_disjoint_refused t_kmigctl_handshake_json t_kmigctl_handshake_json_refusal \
+	 t_kmigctl_handshake_auth t_kmigctl_handshake_auth_mismatch t_kmigctl_short_key_refused \
+	 t_kmigctl_require_missing_capability t_kmigctl_proto_max_narrows t_kmigctl_roles_swapped \
+	 t_kmigctl_silent_peer_times_out t_kmigctl_other_protocol_refused t_kmigctl_accept_timeout \
+	 t_kmigctl_connect_refused t_libkmig_so_exports; do
+	run_test "$t"
+done
+echo "1..$n"
+[ $nfail -eq 0 ]
