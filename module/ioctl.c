@@ -93,7 +93,7 @@ static long kmig_dev_get_info(void __user *uarg)
 
 	info.module_version = KMIG_MODULE_VERSION;
 	info.page_size = PAGE_SIZE;
-	info.proto_min = KMIG_PROTO_MIN_BUILTIN;
+	info.proto_min = kmig_proto_min();
 	info.proto_max = kmig_proto_max();
 	info.proto_max_builtin = KMIG_PROTO_MAX_BUILTIN;
 	info.caps = KMIG_CAPS_SUPPORTED;

@@ -19,6 +19,7 @@
 #define KMIG_ARG_SIZE_MAX	4096
 
 /* main.c: module parameters, read with these accessors. */
+u32 kmig_proto_min(void);
 u32 kmig_proto_max(void);
 u64 kmig_max_mem_size(void);
 bool kmig_debug_no_rearm(void);

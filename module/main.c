@@ -13,13 +13,17 @@
 #include "mem.h"
 
 /*
- * proto_max lowers the highest wire protocol version the module advertises and
- * accepts, to behave like an older host. It may change at runtime; a session
- * samples it once when it starts.
+ * proto_min and proto_max narrow the window of wire protocol versions the
+ * module advertises and accepts: proto_max to behave like an older host,
+ * proto_min like a newer one that dropped old versions. They may change at
+ * runtime; a session checks them once, when it is created. The window is
+ * never empty: each is checked against the other.
  */
+static unsigned int proto_min = KMIG_PROTO_MIN_BUILTIN;
 static unsigned int proto_max = KMIG_PROTO_MAX_BUILTIN;
+static DEFINE_MUTEX(proto_lock);
 
-static int proto_max_set(const char *val, const struct kernel_param *kp)
+static int proto_param_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int v;
 	int ret;
@@ -29,17 +33,29 @@ static int proto_max_set(const char *val, const struct kernel_param *kp)
 		return ret;
 	if (v < KMIG_PROTO_MIN_BUILTIN || v > KMIG_PROTO_MAX_BUILTIN)
 		return -EINVAL;
-	WRITE_ONCE(proto_max, v);
-	return 0;
+	mutex_lock(&proto_lock);
+	if (kp->arg == &proto_min ? v > proto_max : v < proto_min)
+		ret = -EINVAL;
+	else
+		WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	mutex_unlock(&proto_lock);
+	return ret;
 }
 
-static const struct kernel_param_ops proto_max_ops = {
-	.set = proto_max_set,
+static const struct kernel_param_ops proto_param_ops = {
+	.set = proto_param_set,
 	.get = param_get_uint,
 };
 
-module_param_cb(proto_max, &proto_max_ops, &proto_max, 0644);
+module_param_cb(proto_min, &proto_param_ops, &proto_min, 0644);
+MODULE_PARM_DESC(proto_min, "Lowest wire protocol version to speak (1..2)");
+module_param_cb(proto_max, &proto_param_ops, &proto_max, 0644);
 MODULE_PARM_DESC(proto_max, "Highest wire protocol version to speak (1..2)");
+
+u32 kmig_proto_min(void)
+{
+	return READ_ONCE(proto_min);
+}
 
 u32 kmig_proto_max(void)
 {
@@ -112,8 +128,7 @@ static int __init kmig_init(void)
 		goto out_mem_exit;
 
 	pr_info("version %s, protocol %u..%u, re-arm by %s\n",
-		KMIG_MODULE_VERSION_STR, KMIG_PROTO_MIN_BUILTIN,
-		kmig_proto_max(),
+		KMIG_MODULE_VERSION_STR, kmig_proto_min(), kmig_proto_max(),
 		KMIG_COMPAT_HAVE_WP ? "write-protect" : "unmap");
 	return 0;
 

@@ -95,7 +95,7 @@ static int kmig_rx_header(struct kmig_session *s)
 
 	if (get_unaligned_le32(b) != KMIG_WIRE_MAGIC)
 		return kmig_rx_bad(s, -EPROTO, KMIG_ERR_MAGIC);
-	if (version < KMIG_PROTO_MIN_BUILTIN || version > kmig_proto_max())
+	if (version < kmig_proto_min() || version > kmig_proto_max())
 		return kmig_rx_bad(s, -EPROTONOSUPPORT, KMIG_ERR_VERSION);
 	if (caps & ~KMIG_CAPS_SUPPORTED)
 		return kmig_rx_bad(s, -EOPNOTSUPP, KMIG_ERR_CAPS);

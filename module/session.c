@@ -155,7 +155,7 @@ static int kmig_session_check_args(const struct kmig_session_create *c)
 		if (c->role != KMIG_ROLE_RECV || c->proto || c->caps)
 			return -EINVAL;
 	} else {
-		if (c->proto < KMIG_PROTO_MIN_BUILTIN ||
+		if (c->proto < kmig_proto_min() ||
 		    c->proto > kmig_proto_max())
 			return -EPROTONOSUPPORT;
 		if (c->caps & ~KMIG_CAPS_SUPPORTED)

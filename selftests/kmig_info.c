@@ -222,6 +222,7 @@ TEST(device_node_mode)
 FIXTURE(param) {
 	int fd;
 	char saved[32];
+	char saved_min[32];
 };
 
 FIXTURE_SETUP(param)
@@ -230,10 +231,13 @@ FIXTURE_SETUP(param)
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, kmig_param_read("proto_max", self->saved,
 				     sizeof(self->saved)));
+	ASSERT_EQ(0, kmig_param_read("proto_min", self->saved_min,
+				     sizeof(self->saved_min)));
 }
 
 FIXTURE_TEARDOWN(param)
 {
+	kmig_param_write("proto_min", self->saved_min);
 	kmig_param_write("proto_max", self->saved);
 	close(self->fd);
 }
@@ -263,6 +267,26 @@ TEST_F(param, proto_max_out_of_range)
 	EXPECT_EQ(-EINVAL, kmig_param_write("proto_max", "two"));
 	ASSERT_EQ(0, kmig_param_read("proto_max", now, sizeof(now)));
 	EXPECT_STREQ(self->saved, now);
+}
+
+TEST_F(param, proto_min_raises_window)
+{
+	struct kmig_info info;
+
+	ASSERT_EQ(0, kmig_param_write("proto_min", "2"));
+	ASSERT_EQ(0, kmig_get_info(self->fd, &info));
+	EXPECT_EQ(2, info.proto_min);
+	EXPECT_EQ(2, info.proto_max);
+	/* The window never empties, from either end. */
+	EXPECT_EQ(-EINVAL, kmig_param_write("proto_max", "1"));
+	ASSERT_EQ(0, kmig_param_write("proto_min", "1"));
+	ASSERT_EQ(0, kmig_param_write("proto_max", "1"));
+	EXPECT_EQ(-EINVAL, kmig_param_write("proto_min", "2"));
+	EXPECT_EQ(-EINVAL, kmig_param_write("proto_min", "0"));
+	EXPECT_EQ(-EINVAL, kmig_param_write("proto_min", "3"));
+	ASSERT_EQ(0, kmig_get_info(self->fd, &info));
+	EXPECT_EQ(1, info.proto_min);
+	EXPECT_EQ(1, info.proto_max);
 }
 
 static long delete_module(const char *name, unsigned int flags)

@@ -13,6 +13,7 @@ FIXTURE(create) {
 	int dev, mem, mem2, a, b;
 	struct kmig_session_create c;
 	char saved_max[8];
+	char saved_min[8];
 };
 
 FIXTURE_SETUP(create)
@@ -28,6 +29,8 @@ FIXTURE_SETUP(create)
 	ASSERT_EQ(0, tcp_pair(&self->a, &self->b));
 	ASSERT_EQ(0, kmig_param_read("proto_max", self->saved_max,
 				     sizeof(self->saved_max)));
+	ASSERT_EQ(0, kmig_param_read("proto_min", self->saved_min,
+				     sizeof(self->saved_min)));
 	self->c = (struct kmig_session_create){
 		.size = sizeof(self->c),
 		.sock_fd = self->a,
@@ -41,6 +44,7 @@ FIXTURE_SETUP(create)
 
 FIXTURE_TEARDOWN(create)
 {
+	kmig_param_write("proto_min", self->saved_min);
 	kmig_param_write("proto_max", self->saved_max);
 	close(self->a);
 	close(self->b);
@@ -132,6 +136,14 @@ TEST_F(create, proto_above_lowered_maximum)
 	s = create(self);
 	EXPECT_LE(0, s);
 	close(s);
+}
+
+/* A newer host that dropped protocol 1 refuses it. */
+TEST_F(create, proto_below_raised_minimum)
+{
+	ASSERT_EQ(0, kmig_param_write("proto_min", "2"));
+	self->c.proto = KMIG_PROTO_V1;
+	EXPECT_EQ(-EPROTONOSUPPORT, create(self));
 }
 
 TEST_F(create, caps_unknown)

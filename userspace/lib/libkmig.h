@@ -270,6 +270,123 @@ int kmig_caps_parse(const char *list, uint64_t *mask);
  * length it needed (excluding NUL) like snprintf, or -EINVAL. */
 int kmig_caps_format(uint64_t mask, char *buf, size_t len);
 
+/*
+ * Handing the handshake's result to the module
+ */
+
+/*
+ * Create a kmig session (KMIG_SESSION_CREATE) on the socket the handshake ran
+ * on, with the negotiated version and capabilities, over the memory objects
+ * mem_fds[] in layout order. The layout must match res's: same number of
+ * regions, each memory object of the region's size. role is
+ * KMIG_HS_ROLE_SOURCE or KMIG_HS_ROLE_DESTINATION. Returns the session fd,
+ * or -errno: -EINVAL for a failed handshake result or a layout mismatch, and
+ * the module's errors (-EPROTONOSUPPORT when the version is outside the
+ * module's window, whatever the handshake agreed, -EOPNOTSUPP, ...).
+ */
+int kmig_session_open(int devfd, int sock, enum kmig_hs_role role,
+		      const struct kmig_hs_result *res, const int *mem_fds,
+		      unsigned int nr_mem);
+
+/*
+ * The migration driver: the whole source or destination side of a live
+ * migration on a socket whose handshake succeeded, so that a VMM does not
+ * write the loop itself.
+ */
+
+struct kmig_migrate_progress {
+	uint32_t round;			/* rounds completed */
+	uint32_t final;			/* 1 once the guest is paused */
+	uint64_t remaining_pages;	/* dirty, not yet sent */
+	uint64_t bytes;			/* stream bytes so far */
+	uint64_t pages, zero_pages;	/* pages sent so far */
+	uint64_t bandwidth;		/* bytes/s, last round */
+	uint64_t dirty_rate;		/* pages/s, last round */
+	uint64_t expected_downtime_ns;	/* if paused now */
+	uint64_t elapsed_ns;
+};
+
+/* What the driver needs from the VMM. Return 0 or a negative errno. */
+struct kmig_migrate_ops {
+	/* Stop the vCPUs and devices: guest memory must not change after. */
+	int (*pause)(void *opaque);
+	/*
+	 * Run the guest. On the source, only after a failed migration: the
+	 * guest was paused and is intact. On the destination, after the whole
+	 * stream arrived and the state was loaded.
+	 */
+	int (*resume)(void *opaque);
+	/* Source, paused: write device state into buf (cap bytes), set *len. */
+	int (*save_state)(void *opaque, void *buf, size_t cap, size_t *len);
+	/* Destination: load device state received from the source. */
+	int (*load_state)(void *opaque, const void *buf, size_t len);
+	/* Optional: called after each round and at the end. */
+	void (*progress)(void *opaque, const struct kmig_migrate_progress *p);
+};
+
+
+enum kmig_migrate_policy {
+	KMIG_MIGRATE_FAIL = 0,		/* not converged in bounds: give up */
+	KMIG_MIGRATE_FORCE = 1,		/* not converged in bounds: switch over */
+};
+
+/* Declare with KMIG_MIGRATE_PARAMS(); zero fields mean the defaults. */
+struct kmig_migrate_params {
+	size_t sz;			/* sizeof(struct kmig_migrate_params) */
+	uint32_t downtime_ms;		/* switch over below this; default 300 */
+	uint32_t max_rounds;		/* pre-copy rounds; default 30 */
+	uint32_t max_time_ms;		/* pre-copy time; default 0 = none */
+	uint32_t policy;		/* enum kmig_migrate_policy */
+	uint64_t bw_limit;		/* bytes/s; default 0 = none */
+	uint32_t confirm_timeout_ms;	/* wait for the destination; 10000 */
+};
+
+#define KMIG_MIGRATE_PARAMS(name, ...)					\
+	struct kmig_migrate_params name = {				\
+		.sz = sizeof(struct kmig_migrate_params), __VA_ARGS__	\
+	}
+
+struct kmig_migrate_result {
+	int status;			/* what the call returned */
+	uint32_t version;		/* protocol used */
+	uint64_t caps;			/* capabilities used */
+	uint32_t rounds;		/* including the final round */
+	uint32_t forced;		/* 1 if switched over without converging */
+	uint64_t bytes, pages, zero_pages;
+	uint64_t total_ns;		/* whole migration */
+	uint64_t expected_downtime_ns;	/* estimate when the guest paused */
+	uint64_t downtime_ns;		/* source: pause to the destination's
+					 * confirmation that it resumed */
+	char message[256];		/* what went wrong, "" on success */
+};
+
+/*
+ * Source side: restart dirty tracking with every page dirty, run pre-copy
+ * rounds until the expected downtime is under params->downtime_ms (or the
+ * bounds are reached: then fail or force, by policy), pause, send the final
+ * round, the device state (needs KMIG_CAP_BLOBS if save_state is set) and
+ * the end, and wait for the destination's confirmation that it resumed the
+ * guest. Until then the source guest is intact: on any failure the driver
+ * resumes it and returns the error, and a later attempt can start over.
+ */
+int kmig_migrate_source(int devfd, int sock, const struct kmig_hs_result *hs,
+			const int *mem_fds, unsigned int nr_mem,
+			const struct kmig_migrate_params *params,
+			const struct kmig_migrate_ops *ops, void *opaque,
+			struct kmig_migrate_result *res);
+
+/*
+ * Destination side: receive the stream into mem_fds[], and only after its
+ * END record (the stream is complete) load the device state, resume the
+ * guest and confirm to the source. A broken or incomplete stream returns an
+ * error and the guest is never resumed; the destination should discard it.
+ */
+int kmig_migrate_destination(int devfd, int sock,
+			     const struct kmig_hs_result *hs,
+			     const int *mem_fds, unsigned int nr_mem,
+			     const struct kmig_migrate_ops *ops, void *opaque,
+			     struct kmig_migrate_result *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,710 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmig-vmm: a small, real KVM VMM whose guest RAM is a kmig memory object,
+ * and the reference user of libkmig's migration driver.
+ *
+ * The guest runs in 32-bit protected mode with flat segments (set through
+ * KVM_SET_SREGS, no GDT). It increments a counter at guest address 0x500,
+ * writes the counter into a pseudo-random page per step, and every "batch"
+ * steps executes OUT to port 0x10, where the VMM throttles it to the
+ * requested rate of page writes per second.
+ *
+ *   kmig-vmm run --mem MIB [--rate WRITES/S] [--migrate-to ADDR:PORT]
+ *                [--after SEC] [--run-for SEC] [--downtime MS]
+ *                [--max-rounds N] [--max-time MS] [--policy fail|force]
+ *                [--bw BYTES/S] [--key FILE] [--proto-max N] [--json]
+ *   kmig-vmm incoming --listen PORT [--run-for SEC] [--key FILE]
+ *                [--proto-max N] [--json]
+ *
+ * Exit status: 0 on success; 1 on failure. A source whose migration failed
+ * keeps its guest running for --run-for seconds and exits 1.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/kvm.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libkmig.h"
+
+#define COUNTER_GPA	0x500
+#define NPAGES_GPA	0x600
+#define BATCH_GPA	0x604
+#define CODE_GPA	0x1000
+#define IO_PORT		0x10
+#define STATE_MAGIC	0x4b564d31	/* "KVM1" */
+
+/*
+ * The guest. ebx = pages, esi = steps per OUT. Pages 0 and 1 (counter and
+ * code) are never the target of the data writes.
+ */
+extern const unsigned char guest_code[], guest_code_end[];
+asm(".pushsection .rodata\n"
+    "guest_code:\n"
+    ".code32\n"
+    "	mov 0x600, %ebx\n"
+    "	mov 0x604, %esi\n"
+    "1:	mov %esi, %ecx\n"
+    "2:	mov 0x500, %eax\n"
+    "	inc %eax\n"
+    "	mov %eax, 0x500\n"
+    "	imul $0x9e3779b1, %eax, %eax\n"
+    "	xor %edx, %edx\n"
+    "	div %ebx\n"
+    "	cmp $2, %edx\n"
+    "	jae 3f\n"
+    "	add $2, %edx\n"
+    "3:	shl $12, %edx\n"
+    "	mov 0x500, %eax\n"
+    "	mov %eax, (%edx)\n"
+    "	not %eax\n"
+    "	mov %eax, 4(%edx)\n"
+    "	dec %ecx\n"
+    "	jnz 2b\n"
+    "	out %al, $0x10\n"
+    "	jmp 1b\n"
+    ".code64\n"
+    "guest_code_end:\n"
+    ".popsection\n");
+
+/* Device state sent in the stream: the vCPU and a checksum of RAM. */
+struct vm_state {
+	uint32_t magic;
+	uint32_t pad;
+	uint64_t ram_hash;
+	uint64_t counter;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+};
+
+struct vm {
+	int kvm, vm, vcpu, dev, mem;
+	size_t ram_size;
+	uint8_t *ram;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	/* vCPU control: want_pause is set, then the thread is kicked. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool want_pause, paused, quit;
+	uint64_t rate;		/* page writes per second, 0 = unthrottled */
+	uint64_t batch;
+	uint64_t exits;
+	uint64_t start_ns, start_counter;
+	bool json;
+	const char *name;
+	uint64_t dest_hash;	/* destination: hash received */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "kmig-vmm: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static uint64_t ram_hash(const struct vm *v)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const uint64_t *p = (const uint64_t *)v->ram;
+
+	for (size_t i = 0; i < v->ram_size / 8; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static uint32_t counter(const struct vm *v)
+{
+	return *(volatile uint32_t *)(v->ram + COUNTER_GPA);
+}
+
+static void kick(int sig)
+{
+	(void)sig;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vm *v = arg;
+	uint64_t t0 = now_ns(), done = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&v->lock);
+		while (v->want_pause && !v->quit) {
+			v->paused = true;
+			pthread_cond_broadcast(&v->cond);
+			pthread_cond_wait(&v->cond, &v->lock);
+		}
+		v->paused = false;
+		if (v->quit) {
+			pthread_mutex_unlock(&v->lock);
+			return NULL;
+		}
+		pthread_mutex_unlock(&v->lock);
+
+		if (ioctl(v->vcpu, KVM_RUN, 0) < 0) {
+			if (errno == EINTR) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			die("KVM_RUN", errno);
+		}
+		if (v->run->exit_reason != KVM_EXIT_IO ||
+		    v->run->io.port != IO_PORT) {
+			fprintf(stderr, "kmig-vmm: unexpected exit %u\n",
+				v->run->exit_reason);
+			exit(1);
+		}
+		v->exits++;
+		/* Throttle: batch writes went by; sleep to keep the rate. */
+		done += v->batch;
+		if (v->rate) {
+			uint64_t due = t0 + done * 1000000000ULL / v->rate;
+			uint64_t now = now_ns();
+
+			if (due > now + 1000000000ULL)
+				t0 = now - done * 1000000000ULL / v->rate;
+			else if (due > now)
+				usleep((due - now) / 1000);
+		}
+	}
+}
+
+static void vcpu_start(struct vm *v)
+{
+	v->start_ns = now_ns();
+	v->start_counter = counter(v);
+	if (pthread_create(&v->thread, NULL, vcpu_thread, v))
+		die("pthread_create", errno);
+	v->thread_started = true;
+}
+
+static int vm_pause(void *opaque)
+{
+	struct vm *v = opaque;
+
+	pthread_mutex_lock(&v->lock);
+	v->want_pause = true;
+	v->run->immediate_exit = 1;
+	pthread_kill(v->thread, SIGUSR1);
+	while (!v->paused)
+		pthread_cond_wait(&v->cond, &v->lock);
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+static int vm_resume(void *opaque)
+{
+	struct vm *v = opaque;
+
+	if (!v->thread_started) {
+		vcpu_start(v);
+		return 0;
+	}
+	pthread_mutex_lock(&v->lock);
+	v->want_pause = false;
+	v->run->immediate_exit = 0;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+static int vm_save(void *opaque, void *buf, size_t cap, size_t *len)
+{
+	struct vm *v = opaque;
+	struct vm_state *st = buf;
+
+	if (cap < sizeof(*st))
+		return -ENOSPC;
+	memset(st, 0, sizeof(*st));
+	st->magic = STATE_MAGIC;
+	if (ioctl(v->vcpu, KVM_GET_REGS, &st->regs) ||
+	    ioctl(v->vcpu, KVM_GET_SREGS, &st->sregs))
+		return -errno;
+	st->counter = counter(v);
+	st->ram_hash = ram_hash(v);
+	*len = sizeof(*st);
+	if (v->json)
+		printf("{\"event\":\"paused\",\"counter\":%llu,\"ram_hash\":\"%016llx\"}\n",
+		       (unsigned long long)st->counter,
+		       (unsigned long long)st->ram_hash);
+	else
+		printf("%s: guest paused at counter %llu, memory checksum %016llx\n",
+		       v->name, (unsigned long long)st->counter,
+		       (unsigned long long)st->ram_hash);
+	fflush(stdout);
+	return 0;
+}
+
+static int vm_load(void *opaque, const void *buf, size_t len)
+{
+	struct vm *v = opaque;
+	const struct vm_state *st = buf;
+	uint64_t h;
+
+	if (len != sizeof(*st) || st->magic != STATE_MAGIC)
+		return -EPROTO;
+	h = ram_hash(v);
+	v->dest_hash = h;
+	if (h != st->ram_hash || counter(v) != st->counter) {
+		fprintf(stderr, "%s: memory checksum %016llx differs from the source's %016llx\n",
+			v->name, (unsigned long long)h,
+			(unsigned long long)st->ram_hash);
+		return -EBADMSG;
+	}
+	if (ioctl(v->vcpu, KVM_SET_SREGS, &st->sregs) ||
+	    ioctl(v->vcpu, KVM_SET_REGS, &st->regs))
+		return -errno;
+	if (v->json)
+		printf("{\"event\":\"loaded\",\"counter\":%llu,\"ram_hash\":\"%016llx\",\"checksum_match\":true}\n",
+		       (unsigned long long)st->counter, (unsigned long long)h);
+	else
+		printf("%s: memory checksum %016llx matches the source; guest resumes at counter %llu\n",
+		       v->name, (unsigned long long)h,
+		       (unsigned long long)st->counter);
+	fflush(stdout);
+	return 0;
+}
+
+static void vm_progress(void *opaque, const struct kmig_migrate_progress *p)
+{
+	struct vm *v = opaque;
+
+	if (v->json) {
+		printf("{\"event\":\"progress\",\"round\":%u,\"final\":%u,\"remaining_pages\":%llu,\"bytes\":%llu,\"bandwidth\":%llu,\"expected_downtime_ms\":%.1f}\n",
+		       p->round, p->final,
+		       (unsigned long long)p->remaining_pages,
+		       (unsigned long long)p->bytes,
+		       (unsigned long long)p->bandwidth,
+		       p->expected_downtime_ns == UINT64_MAX ? -1.0 :
+		       p->expected_downtime_ns / 1e6);
+	} else if (isatty(STDOUT_FILENO)) {
+		printf("\r%s: round %3u %s| %8llu pages left | %7.1f MB/s | expected downtime %7.1f ms   %s",
+		       v->name, p->round, p->final ? "final " : "      ",
+		       (unsigned long long)p->remaining_pages,
+		       p->bandwidth / 1e6, p->expected_downtime_ns / 1e6,
+		       p->final ? "\n" : "");
+	} else {
+		printf("%s: round %u%s: %llu pages left, %.1f MB/s, expected downtime %.1f ms, %.1f MB sent\n",
+		       v->name, p->round, p->final ? " (final)" : "",
+		       (unsigned long long)p->remaining_pages,
+		       p->bandwidth / 1e6, p->expected_downtime_ns / 1e6,
+		       p->bytes / 1e6);
+	}
+	fflush(stdout);
+}
+
+static void vm_create(struct vm *v, size_t ram_size)
+{
+	struct kvm_userspace_memory_region region = { .slot = 0 };
+	struct sigaction sa = { .sa_handler = kick };
+	struct kmig_mem_create mc = { .size = sizeof(mc) };
+	int mmap_size;
+
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->cond, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	v->ram_size = ram_size;
+	v->dev = kmig_open();
+	if (v->dev < 0)
+		die("/dev/kmig (is the module loaded?)", -v->dev);
+	mc.mem_size = ram_size;
+	v->mem = ioctl(v->dev, KMIG_MEM_CREATE, &mc);
+	if (v->mem < 0)
+		die("KMIG_MEM_CREATE", errno);
+	v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      v->mem, 0);
+	if (v->ram == MAP_FAILED)
+		die("mmap guest RAM", errno);
+
+	v->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (v->kvm < 0)
+		die("/dev/kvm", errno);
+	v->vm = ioctl(v->kvm, KVM_CREATE_VM, 0);
+	if (v->vm < 0)
+		die("KVM_CREATE_VM", errno);
+	region.memory_size = ram_size;
+	region.userspace_addr = (uintptr_t)v->ram;
+	if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &region))
+		die("KVM_SET_USER_MEMORY_REGION", errno);
+	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
+	if (v->vcpu < 0)
+		die("KVM_CREATE_VCPU", errno);
+	mmap_size = ioctl(v->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	v->run = mmap(NULL, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      v->vcpu, 0);
+	if (v->run == MAP_FAILED)
+		die("mmap kvm_run", errno);
+}
+
+/* A fresh guest: code, configuration, flat 32-bit segments. */
+static void vm_boot(struct vm *v, uint32_t batch)
+{
+	struct kvm_segment code = {
+		.base = 0, .limit = 0xffffffff, .selector = 0x8, .type = 11,
+		.present = 1, .db = 1, .s = 1, .g = 1,
+	};
+	struct kvm_segment data = code;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = CODE_GPA, .rflags = 2 };
+
+	memcpy(v->ram + CODE_GPA, guest_code, guest_code_end - guest_code);
+	*(uint32_t *)(v->ram + NPAGES_GPA) = v->ram_size / 4096;
+	*(uint32_t *)(v->ram + BATCH_GPA) = batch;
+	if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs))
+		die("KVM_GET_SREGS", errno);
+	data.type = 3;
+	data.selector = 0x10;
+	sregs.cs = code;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs.cr0 |= 1;		/* protected mode, no paging */
+	if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs) ||
+	    ioctl(v->vcpu, KVM_SET_REGS, &regs))
+		die("set vCPU registers", errno);
+}
+
+/* Report the guest's progress for a while; fail if the counter stalls. */
+static int watch(struct vm *v, double seconds)
+{
+	uint64_t end = now_ns() + seconds * 1e9;
+	uint32_t last = counter(v);
+	int stalls = 0;
+
+	while (now_ns() < end) {
+		uint32_t c;
+
+		usleep(500 * 1000);
+		c = counter(v);
+		if (v->json)
+			printf("{\"event\":\"counter\",\"value\":%u}\n", c);
+		else
+			printf("%s: guest counter %u\n", v->name, c);
+		fflush(stdout);
+		stalls = c == last ? stalls + 1 : 0;
+		if (stalls >= 4) {
+			fprintf(stderr, "%s: the guest counter does not move\n",
+				v->name);
+			return -1;
+		}
+		last = c;
+	}
+	return 0;
+}
+
+static int load_key(const char *path, struct kmig_key *key)
+{
+	int ret;
+
+	if (!path)
+		return 0;
+	ret = kmig_load_key_file(path, key);
+	if (ret)
+		die(path, -ret);
+	return 1;
+}
+
+static void build_offer(struct vm *v, struct kmig_offer *o, uint32_t proto_max,
+			bool source)
+{
+	struct kmig_info info;
+	int ret;
+
+	ret = kmig_query(v->dev, &info);
+	if (ret)
+		die("KMIG_GET_INFO", -ret);
+	ret = kmig_offer_from_info(&info, o);
+	if (!ret && proto_max)
+		ret = kmig_offer_narrow(o, proto_max, ~0ULL);
+	/* Device state travels as a blob. */
+	if (!ret)
+		ret = kmig_offer_require(o, KMIG_CAP_BLOBS);
+	if (!ret && source)
+		ret = kmig_offer_add_region(o, 0, v->ram_size);
+	if (!ret)
+		ret = kmig_offer_set_identity(o, source ? "host-a" : "host-b",
+					      "kmig-demo-vm");
+	if (ret)
+		die("building the handshake offer", -ret);
+}
+
+static void print_summary(struct vm *v, const struct kmig_migrate_result *r,
+			  bool source)
+{
+	char caps[128];
+
+	kmig_caps_format(r->caps, caps, sizeof(caps));
+	if (v->json) {
+		printf("{\"event\":\"summary\",\"role\":\"%s\",\"status\":%d,\"message\":\"%s\",\"version\":%u,\"caps\":\"%s\",\"rounds\":%u,\"forced\":%u,\"bytes\":%llu,\"pages\":%llu,\"zero_pages\":%llu,\"total_ms\":%.1f,\"expected_downtime_ms\":%.1f,\"downtime_ms\":%.1f}\n",
+		       source ? "source" : "destination", r->status, r->message,
+		       r->version, caps, r->rounds, r->forced,
+		       (unsigned long long)r->bytes,
+		       (unsigned long long)r->pages,
+		       (unsigned long long)r->zero_pages, r->total_ns / 1e6,
+		       r->expected_downtime_ns / 1e6, r->downtime_ns / 1e6);
+		fflush(stdout);
+		return;
+	}
+	printf("\n%s: migration %s\n", v->name,
+	       r->status ? "FAILED" : "complete");
+	if (r->status)
+		printf("  reason:            %s\n", r->message);
+	printf("  protocol version:  %u\n", r->version);
+	printf("  capabilities:      %s\n", caps);
+	printf("  rounds:            %u%s\n", r->rounds,
+	       r->forced ? " (switched over without converging)" : "");
+	printf("  bytes on the wire: %llu (%.1f MB)\n",
+	       (unsigned long long)r->bytes, r->bytes / 1e6);
+	printf("  pages, zero pages: %llu, %llu\n",
+	       (unsigned long long)r->pages,
+	       (unsigned long long)r->zero_pages);
+	printf("  total time:        %.1f ms\n", r->total_ns / 1e6);
+	if (source) {
+		printf("  expected downtime: %.1f ms\n",
+		       r->expected_downtime_ns / 1e6);
+		printf("  actual downtime:   %.1f ms (pause to the destination's confirmation)\n",
+		       r->downtime_ns / 1e6);
+	}
+	fflush(stdout);
+}
+
+static int connect_to(const char *target)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	char host[64];
+	const char *colon = strrchr(target, ':');
+	int s, one = 1;
+
+	if (!colon || colon - target >= (long)sizeof(host))
+		die("--migrate-to wants ADDR:PORT", EINVAL);
+	memcpy(host, target, colon - target);
+	host[colon - target] = 0;
+	addr.sin_port = htons(atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+		die("--migrate-to address", EINVAL);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (int i = 0; connect(s, (void *)&addr, sizeof(addr)); i++) {
+		if (i == 50)
+			return -errno;
+		usleep(100 * 1000);
+	}
+	return s;
+}
+
+struct opts {
+	size_t mem_mib;
+	uint64_t rate;
+	const char *target;
+	double after, run_for;
+	uint32_t proto_max;
+	const char *key;
+	bool json;
+	int listen_port;
+};
+
+static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
+{
+	struct vm v = { .name = "host-a", .json = o->json };
+	KMIG_HS_OPTS(hs_opts, .timeout_ms = 10000);
+	struct kmig_migrate_ops ops = {
+		.pause = vm_pause, .resume = vm_resume, .save_state = vm_save,
+		.progress = vm_progress,
+	};
+	struct kmig_migrate_result res;
+	struct kmig_hs_result hs;
+	struct kmig_offer offer;
+	struct kmig_key key;
+	int sock, ret;
+
+	v.rate = o->rate;
+	v.batch = o->rate && o->rate < 1000 ? 1 : 64;
+	vm_create(&v, o->mem_mib << 20);
+	vm_boot(&v, v.batch);
+	memset(v.ram + 2 * 4096, 0, 4096);	/* touch a little: the rest stays zero */
+	vcpu_start(&v);
+	printf("%s: guest started: %zu MiB of kmig memory, %llu page writes/s\n",
+	       v.name, o->mem_mib, (unsigned long long)o->rate);
+	fflush(stdout);
+	if (watch(&v, o->after))
+		return 1;
+	if (!o->target)
+		return 0;
+
+	build_offer(&v, &offer, o->proto_max, true);
+	if (load_key(o->key, &key))
+		hs_opts.key = &key;
+	sock = connect_to(o->target);
+	if (sock < 0)
+		die("connect", -sock);
+	ret = kmig_handshake_source(sock, &offer, &hs_opts, &hs);
+	if (ret) {
+		printf("%s: handshake refused: %s\n", v.name, hs.message);
+		printf("%s: the guest keeps running here\n", v.name);
+		fflush(stdout);
+		watch(&v, o->run_for ? o->run_for : 1);
+		return 1;
+	}
+	printf("%s: handshake: protocol %u, capabilities %#llx%s\n", v.name,
+	       hs.version, (unsigned long long)hs.caps,
+	       hs.authenticated ? ", authenticated" : "");
+	ret = kmig_migrate_source(v.dev, sock, &hs, &v.mem, 1, prm, &ops, &v,
+				  &res);
+	print_summary(&v, &res, true);
+	close(sock);
+	if (ret) {
+		printf("%s: the guest keeps running here\n", v.name);
+		fflush(stdout);
+		watch(&v, o->run_for ? o->run_for : 1);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_incoming(struct opts *o)
+{
+	struct vm v = { .name = "host-b", .json = o->json };
+	KMIG_HS_OPTS(hs_opts, .timeout_ms = 30000);
+	struct kmig_migrate_ops ops = {
+		.pause = vm_pause, .resume = vm_resume, .load_state = vm_load,
+		.progress = vm_progress,
+	};
+	struct sockaddr_in addr = {
+		.sin_family = AF_INET,
+		.sin_port = htons(o->listen_port),
+	};
+	struct kmig_migrate_result res;
+	struct kmig_hs_result hs;
+	struct kmig_offer offer;
+	struct kmig_key key;
+	int l, sock, ret, one = 1;
+
+	v.dev = kmig_open();
+	if (v.dev < 0)
+		die("/dev/kmig (is the module loaded?)", -v.dev);
+	build_offer(&v, &offer, o->proto_max, false);
+	close(v.dev);
+	if (load_key(o->key, &key))
+		hs_opts.key = &key;
+
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (void *)&addr, sizeof(addr)) || listen(l, 1))
+		die("listen", errno);
+	printf("%s: waiting for an incoming migration on port %d\n", v.name,
+	       o->listen_port);
+	fflush(stdout);
+	sock = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (sock < 0)
+		die("accept", errno);
+	ret = kmig_handshake_destination(sock, &offer, &hs_opts, &hs);
+	if (ret) {
+		printf("%s: handshake refused: %s\n", v.name, hs.message);
+		fflush(stdout);
+		return 1;
+	}
+	/* The layout comes from the source. */
+	if (hs.nr_regions != 1) {
+		printf("%s: expected one memory region, got %u\n", v.name,
+		       hs.nr_regions);
+		return 1;
+	}
+	vm_create(&v, hs.regions[0].size);
+	v.batch = 64;
+	ret = kmig_migrate_destination(v.dev, sock, &hs, &v.mem, 1, &ops, &v,
+				       &res);
+	print_summary(&v, &res, false);
+	if (ret)
+		return 1;
+	v.rate = o->rate;
+	return watch(&v, o->run_for) ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "mem", required_argument, NULL, 'm' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "migrate-to", required_argument, NULL, 't' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "run-for", required_argument, NULL, 'f' },
+		{ "downtime", required_argument, NULL, 'd' },
+		{ "max-rounds", required_argument, NULL, 'n' },
+		{ "max-time", required_argument, NULL, 'T' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "bw", required_argument, NULL, 'b' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "proto-max", required_argument, NULL, 'P' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .mem_mib = 16, .rate = 2000, .after = 2, .run_for = 2 };
+	KMIG_MIGRATE_PARAMS(prm);
+	const char *cmd;
+	int c;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: kmig-vmm run|incoming [options]\n");
+		return 2;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm': o.mem_mib = strtoul(optarg, NULL, 0); break;
+		case 'r': o.rate = strtoull(optarg, NULL, 0); break;
+		case 't': o.target = optarg; break;
+		case 'a': o.after = atof(optarg); break;
+		case 'f': o.run_for = atof(optarg); break;
+		case 'd': prm.downtime_ms = strtoul(optarg, NULL, 0); break;
+		case 'n': prm.max_rounds = strtoul(optarg, NULL, 0); break;
+		case 'T': prm.max_time_ms = strtoul(optarg, NULL, 0); break;
+		case 'p':
+			if (!strcmp(optarg, "force"))
+				prm.policy = KMIG_MIGRATE_FORCE;
+			else if (strcmp(optarg, "fail"))
+				return 2;
+			break;
+		case 'b': prm.bw_limit = strtoull(optarg, NULL, 0); break;
+		case 'k': o.key = optarg; break;
+		case 'P': o.proto_max = strtoul(optarg, NULL, 0); break;
+		case 'l': o.listen_port = atoi(optarg); break;
+		case 'j': o.json = true; break;
+		default: return 2;
+		}
+	}
+	if (!o.mem_mib || o.mem_mib > 4096) {
+		fprintf(stderr, "kmig-vmm: --mem must be 1..4096 MiB\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(&o, &prm);
+	if (!strcmp(cmd, "incoming") && o.listen_port)
+		return cmd_incoming(&o);
+	fprintf(stderr, "usage: kmig-vmm run|incoming [options]\n");
+	return 2;
+}
