@@ -9,29 +9,12 @@
 ksft_skip=4
 cd "$(dirname "$0")"
 
-if ! modprobe veth 2>/dev/null || ! command -v unshare >/dev/null; then
-	echo "1..0 # SKIP veth or unshare unavailable"
+. ./kmig_hosts.sh
+if ! hosts_up; then
+	echo "1..0 # SKIP cannot build two hosts (veth, unshare)"
 	exit $ksft_skip
 fi
-
-cleanup() {
-	[ -n "$src_ns" ] && kill "$src_ns" 2>/dev/null
-	[ -n "$dst_ns" ] && kill "$dst_ns" 2>/dev/null
-	ip link del kmig-a 2>/dev/null
-}
-trap cleanup EXIT
-
-# Each host is a namespace kept alive by a sleeping process.
-unshare -n sleep 1000 & src_ns=$!
-unshare -n sleep 1000 & dst_ns=$!
-sleep 1
-# busybox ip names the peer veth0 whatever it is told; iproute2 obeys.
-ip link add kmig-a type veth peer name kmig-b
-ip link show kmig-b >/dev/null 2>&1 || ip link set veth0 name kmig-b
-ip link set kmig-a netns "$src_ns"
-ip link set kmig-b netns "$dst_ns"
-nsenter -t "$src_ns" -n sh -c 'ip link set lo up; ip addr add 10.77.0.1/24 dev kmig-a; ip link set kmig-a up'
-nsenter -t "$dst_ns" -n sh -c 'ip link set lo up; ip addr add 10.77.0.2/24 dev kmig-b; ip link set kmig-b up'
+trap hosts_down EXIT
 
 cases="1:0 1:7 2:0 2:5 2:7"
 echo "TAP version 13"
@@ -43,10 +26,10 @@ for c in $cases; do
 	proto=${c%%:*}
 	caps=${c#*:}
 	port=$((7100 + n))
-	nsenter -t "$dst_ns" -n timeout 120 ./kmig_xfer recv "$port" 2048 \
+	on b timeout 120 ./kmig_xfer recv "$port" 2048 \
 		"$proto" "$caps" >/tmp/kmig-dst.$n 2>&1 &
 	recv=$!
-	nsenter -t "$src_ns" -n timeout 120 ./kmig_xfer send 10.77.0.2 \
+	on a timeout 120 ./kmig_xfer send 10.77.0.2 \
 		"$port" 2048 "$proto" "$caps" >/tmp/kmig-src.$n 2>&1
 	src_rc=$?
 	wait "$recv"

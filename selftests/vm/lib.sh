@@ -37,3 +37,17 @@ build_module() {
 	make -s -C "/usr/src/linux-headers-$1" M="$dir" modules >&2 || return 1
 	echo "$dir/module/kmig.ko"
 }
+
+# stage_vm_root: the static userspace programs and the demo, for the VM's
+# root filesystem. Prints the staging directory.
+stage_vm_root() {
+	make -s -C "$TOP/userspace" static >"$BUILD/userspace-static.log" 2>&1 ||
+		{ cat "$BUILD/userspace-static.log" >&2; return 1; }
+	root=$BUILD/vm-root
+	rm -rf "$root"
+	mkdir -p "$root/usr/bin" "$root/demo"
+	cp "$TOP"/userspace/build/static/kmigctl \
+		"$TOP"/userspace/build/static/kmig-vmm "$root/usr/bin/"
+	cp "$TOP"/selftests/vm/demo-guest.sh "$root/demo/demo"
+	echo "$root"
+}

@@ -9,10 +9,11 @@ set -u
 kver=$(kernel_release "$1") || exit 1
 make -s -C "$TOP" selftests || exit 1
 ko=$(build_module "$kver") || exit 1
+vmroot=$(stage_vm_root) || exit 1
 out=$BUILD/vm/one
 mkdir -p "$out"
 "$TOP"/selftests/vm/mkinitrd.sh "$kver" "$ko" "$BUILD/selftests" "$KSFT" \
-	"$out/initrd.gz" || exit 1
+	"$out/initrd.gz" "$vmroot" || exit 1
 KMIG_APPEND="KMIG_ONLY=$2" \
 	"$TOP"/selftests/vm/boot.sh "$kver" "$out/initrd.gz" "$out" test \
 	"${KMIG_VM_TIMEOUT:-900}"

@@ -26,6 +26,8 @@ for target in module userspace selftests; do
 	make -s -C "$TOP" $target || { echo "make $target failed"; add "build $target" 0 1 0; }
 done
 
+vmroot=$(stage_vm_root) || { echo "static userspace build failed"; add "build vm-root" 0 1 0; }
+
 for flavour in $kernels; do
 	suite="vm-$flavour"
 	if ! kver=$(kernel_release "$flavour"); then
@@ -40,10 +42,8 @@ for flavour in $kernels; do
 		add "$suite" 0 1 0
 		continue
 	fi
-	extra=""
-	[ -d "$BUILD/vm-extra" ] && extra=$BUILD/vm-extra
 	"$TOP"/selftests/vm/mkinitrd.sh "$kver" "$ko" "$BUILD/selftests" \
-		"$KSFT" "$out/initrd.gz" $extra || { add "$suite" 0 1 0; continue; }
+		"$KSFT" "$out/initrd.gz" "$vmroot" || { add "$suite" 0 1 0; continue; }
 	"$TOP"/selftests/vm/boot.sh "$kver" "$out/initrd.gz" "$out" test "$limit"
 	vm_rc=$?
 	set -- $("$TOP"/selftests/vm/tap-count.sh "$out/output.log")

@@ -12,9 +12,19 @@
  *   kmig-vmm run --mem MIB [--rate WRITES/S] [--migrate-to ADDR:PORT]
  *                [--after SEC] [--run-for SEC] [--downtime MS]
  *                [--max-rounds N] [--max-time MS] [--policy fail|force]
- *                [--bw BYTES/S] [--key FILE] [--proto-max N] [--json]
+ *                [--bw BYTES/S] [--key FILE] [--proto-min N] [--proto-max N]
+ *                [--retry N] [--checksum] [--json]
  *   kmig-vmm incoming --listen PORT [--run-for SEC] [--key FILE]
- *                [--proto-max N] [--json]
+ *                [--proto-min N] [--proto-max N] [--checksum] [--json]
+ *
+ * --crash-after-round N (testing) makes the VMM kill itself with SIGKILL
+ * once round N is reported, to test failures at a known point.
+ *
+ * --checksum offers KMIG_CAP_CHECKSUM (a CRC per record, at the cost of a
+ * copy on the sender); it is used only if both sides offer it.
+ * --proto-min/--proto-max narrow the versions offered in the handshake to
+ * those of the module that lie in the range. --retry tries a failed migration
+ * again, to the same address, up to N more times.
  *
  * Exit status: 0 on success; 1 on failure. A source whose migration failed
  * keeps its guest running for --run-for seconds and exits 1.
@@ -110,6 +120,7 @@ struct vm {
 	bool json;
 	const char *name;
 	uint64_t dest_hash;	/* destination: hash received */
+	uint32_t crash_after;	/* testing: SIGKILL itself at this round */
 };
 
 static uint64_t now_ns(void)
@@ -293,6 +304,12 @@ static void vm_progress(void *opaque, const struct kmig_migrate_progress *p)
 {
 	struct vm *v = opaque;
 
+	if (v->crash_after && p->round >= v->crash_after) {
+		printf("%s: crashing on purpose after round %u\n", v->name,
+		       p->round);
+		fflush(stdout);
+		raise(SIGKILL);
+	}
 	if (v->json) {
 		printf("{\"event\":\"progress\",\"round\":%u,\"final\":%u,\"remaining_pages\":%llu,\"bytes\":%llu,\"bandwidth\":%llu,\"expected_downtime_ms\":%.1f}\n",
 		       p->round, p->final,
@@ -426,8 +443,11 @@ static int load_key(const char *path, struct kmig_key *key)
 	return 1;
 }
 
-static void build_offer(struct vm *v, struct kmig_offer *o, uint32_t proto_max,
-			bool source)
+static bool checksum;
+static uint32_t crash_after;
+
+static void build_offer(struct vm *v, struct kmig_offer *o, uint32_t proto_min,
+			uint32_t proto_max, bool source)
 {
 	struct kmig_info info;
 	int ret;
@@ -435,9 +455,15 @@ static void build_offer(struct vm *v, struct kmig_offer *o, uint32_t proto_max,
 	ret = kmig_query(v->dev, &info);
 	if (ret)
 		die("KMIG_GET_INFO", -ret);
+	if (proto_min > info.proto_min)
+		info.proto_min = proto_min;
+	if (info.proto_min > info.proto_max)
+		die("--proto-min is above what the module speaks", EINVAL);
 	ret = kmig_offer_from_info(&info, o);
-	if (!ret && proto_max)
-		ret = kmig_offer_narrow(o, proto_max, ~0ULL);
+	/* Checksums cost the zero-copy path: only when asked for. */
+	if (!ret)
+		ret = kmig_offer_narrow(o, proto_max, checksum ? ~0ULL :
+					~KMIG_CAP_CHECKSUM);
 	/* Device state travels as a blob. */
 	if (!ret)
 		ret = kmig_offer_require(o, KMIG_CAP_BLOBS);
@@ -519,25 +545,58 @@ struct opts {
 	uint64_t rate;
 	const char *target;
 	double after, run_for;
-	uint32_t proto_max;
+	uint32_t proto_min, proto_max;
+	unsigned int retry;
 	const char *key;
 	bool json;
 	int listen_port;
 };
 
+/* One attempt: connect, handshake, migrate. 0 once the guest moved. */
+static int migrate_once(struct vm *v, struct opts *o,
+			struct kmig_migrate_params *prm,
+			const struct kmig_offer *offer,
+			const struct kmig_hs_opts *hs_opts,
+			const struct kmig_migrate_ops *ops)
+{
+	struct kmig_migrate_result res;
+	struct kmig_hs_result hs;
+	int sock, ret;
+
+	sock = connect_to(o->target);
+	if (sock < 0) {
+		printf("%s: cannot reach %s: %s\n", v->name, o->target,
+		       strerror(-sock));
+		return -1;
+	}
+	ret = kmig_handshake_source(sock, offer, hs_opts, &hs);
+	if (ret) {
+		printf("%s: handshake refused: %s\n", v->name, hs.message);
+		close(sock);
+		return ret;
+	}
+	printf("%s: handshake: protocol %u, capabilities %#llx%s\n", v->name,
+	       hs.version, (unsigned long long)hs.caps,
+	       hs.authenticated ? ", authenticated" : "");
+	ret = kmig_migrate_source(v->dev, sock, &hs, &v->mem, 1, prm, ops, v,
+				  &res);
+	print_summary(v, &res, true);
+	close(sock);
+	return ret;
+}
+
 static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 {
-	struct vm v = { .name = "host-a", .json = o->json };
+	struct vm v = { .name = "host-a", .json = o->json,
+			.crash_after = crash_after };
 	KMIG_HS_OPTS(hs_opts, .timeout_ms = 10000);
 	struct kmig_migrate_ops ops = {
 		.pause = vm_pause, .resume = vm_resume, .save_state = vm_save,
 		.progress = vm_progress,
 	};
-	struct kmig_migrate_result res;
-	struct kmig_hs_result hs;
 	struct kmig_offer offer;
 	struct kmig_key key;
-	int sock, ret;
+	int ret;
 
 	v.rate = o->rate;
 	v.batch = o->rate && o->rate < 1000 ? 1 : 64;
@@ -553,39 +612,29 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 	if (!o->target)
 		return 0;
 
-	build_offer(&v, &offer, o->proto_max, true);
+	build_offer(&v, &offer, o->proto_min, o->proto_max, true);
 	if (load_key(o->key, &key))
 		hs_opts.key = &key;
-	sock = connect_to(o->target);
-	if (sock < 0)
-		die("connect", -sock);
-	ret = kmig_handshake_source(sock, &offer, &hs_opts, &hs);
-	if (ret) {
-		printf("%s: handshake refused: %s\n", v.name, hs.message);
+	for (unsigned int attempt = 0;; attempt++) {
+		ret = migrate_once(&v, o, prm, &offer, &hs_opts, &ops);
+		if (!ret)
+			return 0;
 		printf("%s: the guest keeps running here\n", v.name);
 		fflush(stdout);
-		watch(&v, o->run_for ? o->run_for : 1);
-		return 1;
+		if (attempt == o->retry) {
+			watch(&v, o->run_for ? o->run_for : 1);
+			return 1;
+		}
+		if (watch(&v, 1))
+			return 1;
+		printf("%s: trying again\n", v.name);
 	}
-	printf("%s: handshake: protocol %u, capabilities %#llx%s\n", v.name,
-	       hs.version, (unsigned long long)hs.caps,
-	       hs.authenticated ? ", authenticated" : "");
-	ret = kmig_migrate_source(v.dev, sock, &hs, &v.mem, 1, prm, &ops, &v,
-				  &res);
-	print_summary(&v, &res, true);
-	close(sock);
-	if (ret) {
-		printf("%s: the guest keeps running here\n", v.name);
-		fflush(stdout);
-		watch(&v, o->run_for ? o->run_for : 1);
-		return 1;
-	}
-	return 0;
 }
 
 static int cmd_incoming(struct opts *o)
 {
-	struct vm v = { .name = "host-b", .json = o->json };
+	struct vm v = { .name = "host-b", .json = o->json,
+			.crash_after = crash_after };
 	KMIG_HS_OPTS(hs_opts, .timeout_ms = 30000);
 	struct kmig_migrate_ops ops = {
 		.pause = vm_pause, .resume = vm_resume, .load_state = vm_load,
@@ -604,7 +653,7 @@ static int cmd_incoming(struct opts *o)
 	v.dev = kmig_open();
 	if (v.dev < 0)
 		die("/dev/kmig (is the module loaded?)", -v.dev);
-	build_offer(&v, &offer, o->proto_max, false);
+	build_offer(&v, &offer, o->proto_min, o->proto_max, false);
 	close(v.dev);
 	if (load_key(o->key, &key))
 		hs_opts.key = &key;
@@ -657,6 +706,10 @@ int main(int argc, char **argv)
 		{ "bw", required_argument, NULL, 'b' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "proto-max", required_argument, NULL, 'P' },
+		{ "proto-min", required_argument, NULL, 'M' },
+		{ "retry", required_argument, NULL, 'R' },
+		{ "checksum", no_argument, NULL, 'C' },
+		{ "crash-after-round", required_argument, NULL, 'X' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
@@ -691,6 +744,10 @@ int main(int argc, char **argv)
 		case 'b': prm.bw_limit = strtoull(optarg, NULL, 0); break;
 		case 'k': o.key = optarg; break;
 		case 'P': o.proto_max = strtoul(optarg, NULL, 0); break;
+		case 'M': o.proto_min = strtoul(optarg, NULL, 0); break;
+		case 'R': o.retry = strtoul(optarg, NULL, 0); break;
+		case 'C': checksum = true; break;
+		case 'X': crash_after = strtoul(optarg, NULL, 0); break;
 		case 'l': o.listen_port = atoi(optarg); break;
 		case 'j': o.json = true; break;
 		default: return 2;

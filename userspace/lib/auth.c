@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1 OR BSD-2-Clause
 /*
- * Pre-shared keys and the handshake's challenge-response (HANDSHAKE.md,
+ * Pre-shared keys and the handshake's challenge-response (Documentation/handshake.rst,
  * "Authentication"):
  *
  *   MAC(role) = HMAC-SHA256(key, label(role) || nonce_src || nonce_dst ||

@@ -3,7 +3,7 @@
  * The kmig migration handshake: source and destination agree on a protocol
  * version, capabilities, page size and memory layout, and optionally prove to
  * each other that they hold the same pre-shared key, before any page moves.
- * The byte-level format is in HANDSHAKE.md; encoding/parsing is in tlv.c.
+ * The byte-level format is in Documentation/handshake.rst; encoding/parsing is in tlv.c.
  *
  * Flow (S = source, D = destination):
  *
@@ -22,7 +22,7 @@
  * reason code and a text that says what to do, and both sides return that
  * same reason and text.
  *
- * Compatibility rules (keep old binaries working; HANDSHAKE.md has the long
+ * Compatibility rules (keep old binaries working; Documentation/handshake.rst has the long
  * form):
  *  1. The header layout (magic, u16 format version, u16 type, u32 length) is
  *     frozen. The format version is bumped only if the header itself or the

@@ -8,7 +8,7 @@
  *    connected stream socket before any guest page moves: protocol version,
  *    capabilities, page size, memory layout, identities and optional mutual
  *    authentication with a pre-shared key. The wire format is described in
- *    HANDSHAKE.md.
+ *    Documentation/handshake.rst.
  *
  * Conventions:
  *  - Every function that can fail returns 0 (or a file descriptor) on success
@@ -55,7 +55,7 @@ int kmig_open(void);
 int kmig_query(int devfd, struct kmig_info *info);
 
 /*
- * Limits of the handshake (see HANDSHAKE.md). They bound what a peer may send;
+ * Limits of the handshake (see Documentation/handshake.rst). They bound what a peer may send;
  * a message beyond any of them is refused.
  */
 #define KMIG_HS_FORMAT_VERSION	1	/* handshake header format spoken */

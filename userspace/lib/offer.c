@@ -3,7 +3,7 @@
  * Offers and the negotiation rules.
  *
  * The destination decides; the source only checks that the decision is
- * consistent with what it offered. The rules (HANDSHAKE.md, "Negotiation"):
+ * consistent with what it offered. The rules (Documentation/handshake.rst, "Negotiation"):
  *  - version: the highest version present in both sets;
  *  - page size: must be equal;
  *  - layout: every region a non-zero multiple of the page size, unique ids,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Test-side handshake message builder and reader, written from HANDSHAKE.md
+ * Test-side handshake message builder and reader, written from Documentation/handshake.rst
  * independently of lib/tlv.c, so that the tests do not just round-trip the
  * library's own encoder. Every integer is written byte by byte,
  * little-endian.
