@@ -143,6 +143,14 @@ static int kmig_tx_error(struct kmig_session *s, int ret)
 	return kmig_session_fail(s, ret, KMIG_ERR_SOCKET, s->bytes);
 }
 
+/* Finish the record in flight, breaking the session on a socket error. */
+static int kmig_tx_push(struct kmig_session *s)
+{
+	int ret = kmig_tx_flush(s);
+
+	return ret ? kmig_tx_error(s, ret) : 0;
+}
+
 static void kmig_tx_queue_header(struct kmig_session *s)
 {
 	struct kmig_tx *tx = s->tx;
@@ -397,9 +405,9 @@ static int kmig_tx_round(struct kmig_session *s, struct kmig_send_round *r,
 
 	r->round = s->rounds;
 	for (;;) {
-		ret = kmig_tx_flush(s);
+		ret = kmig_tx_push(s);
 		if (ret)
-			return kmig_tx_error(s, ret);
+			return ret;
 		if (r->complete || s->state != KMIG_STATE_STREAMING)
 			return 0;
 		if (kmig_tx_budget_spent(r, s->bytes - bytes0, t0))
@@ -446,11 +454,9 @@ static int kmig_tx_begin(struct kmig_session *s, unsigned int states,
 		kmig_tx_queue_header(s);
 		s->state = KMIG_STATE_STREAMING;
 	}
-	ret = kmig_tx_flush(s);
-	if (ret) {
-		ret = kmig_tx_error(s, ret);
+	ret = kmig_tx_push(s);
+	if (ret)
 		goto out_unlock;
-	}
 	return 0;
 
 out_unlock:
@@ -553,9 +559,7 @@ long kmig_session_send_blob(struct kmig_session *s, void __user *uarg)
 	s->tx->blob_len = a.len;
 	kmig_tx_queue(s, &r, 0, buf, a.len);
 	s->blobs++;
-	ret = kmig_tx_flush(s);
-	if (ret)
-		ret = kmig_tx_error(s, ret);
+	ret = kmig_tx_push(s);
 
 out_unlock:
 	mutex_unlock(&s->lock);
@@ -584,9 +588,7 @@ long kmig_session_send_end(struct kmig_session *s, void __user *uarg)
 		return -ERESTARTSYS;
 	/* A restarted SEND_END only finishes its record. */
 	if (s->state == KMIG_STATE_ENDED && !kmig_tx_idle(tx)) {
-		ret = kmig_tx_flush(s);
-		if (ret)
-			ret = kmig_tx_error(s, ret);
+		ret = kmig_tx_push(s);
 		mutex_unlock(&s->lock);
 		return ret;
 	}
@@ -610,9 +612,7 @@ long kmig_session_send_end(struct kmig_session *s, void __user *uarg)
 	end->bytes = cpu_to_le64(s->bytes);
 	kmig_tx_queue(s, &r, 0, end, sizeof(*end));
 	s->state = KMIG_STATE_ENDED;
-	ret = kmig_tx_flush(s);
-	if (ret)
-		ret = kmig_tx_error(s, ret);
+	ret = kmig_tx_push(s);
 
 out_unlock:
 	mutex_unlock(&s->lock);

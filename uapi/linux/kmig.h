@@ -64,8 +64,7 @@ struct kmig_info {
 	__u32 flags;		/* in: must be 0 */
 	__u32 module_version;	/* out: KMIG_VERSION(major, minor, patch) */
 	__u32 page_size;	/* out: bytes per guest page */
-	__u32 proto_min;	/* out: lowest wire protocol spoken, after the
-				 * proto_min parameter */
+	__u32 proto_min;	/* out: lowest, after the proto_min parameter */
 	__u32 proto_max;	/* out: highest, after the proto_max parameter */
 	__u64 caps;		/* out: KMIG_CAP_* supported */
 	__u64 features;		/* out: KMIG_FEAT_* implemented */
