@@ -43,6 +43,7 @@ userspace:
 
 KSFT_ARGS = KSFT_DIR=$(LINUX_SRC)/tools/testing/selftests OUTPUT=$(BUILD)/selftests
 selftests: $(LINUX_SRC)/.stamp
+	@mkdir -p $(BUILD)/selftests
 	$(MAKE) -C selftests $(KSFT_ARGS)
 	@cp selftests/settings selftests/*.sh $(BUILD)/selftests/
 	@$(MAKE) -s --no-print-directory -C selftests $(KSFT_ARGS) \
