@@ -79,9 +79,35 @@ test: deps
 demo: deps
 	@selftests/vm/demo.sh
 
+# make install [DESTDIR=] [PREFIX=/usr/local] [KVER=$(uname -r)]: the module
+# under /lib/modules/KVER/updates (then depmod), <linux/kmig.h>, libkmig
+# with its pkg-config file, kmigctl, the man pages and the udev rule.
+PREFIX ?= /usr/local
+KVER ?= $(patsubst /usr/src/linux-headers-%,%,$(DEBIAN_KDIR))
+install: module
+	install -D -m 0644 module/kmig.ko $(DESTDIR)/lib/modules/$(KVER)/updates/kmig.ko
+	depmod $(if $(DESTDIR),-b $(DESTDIR)) $(KVER)
+	install -D -m 0644 uapi/linux/kmig.h $(DESTDIR)$(PREFIX)/include/linux/kmig.h
+	install -D -m 0644 udev/60-kmig.rules $(DESTDIR)/lib/udev/rules.d/60-kmig.rules
+	$(MAKE) -C userspace install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+# DKMS: copy the tree to /usr/src/kmig-VERSION, then build and install it
+# for KVER (pass -k: the build host may run another kernel).
+DKMS_VERSION := 0.1.0
+dkms-install:
+	rm -rf /usr/src/kmig-$(DKMS_VERSION)
+	mkdir -p /usr/src/kmig-$(DKMS_VERSION)
+	cp -a Kbuild Makefile dkms.conf module uapi /usr/src/kmig-$(DKMS_VERSION)/
+	rm -rf /usr/src/kmig-$(DKMS_VERSION)/module/generated
+	-dkms remove kmig/$(DKMS_VERSION) --all >/dev/null 2>&1
+	dkms add kmig/$(DKMS_VERSION)
+	dkms build kmig/$(DKMS_VERSION) -k $(KVER)
+	dkms install kmig/$(DKMS_VERSION) -k $(KVER)
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null 2>&1
 	-$(MAKE) -C userspace clean >/dev/null 2>&1
 	rm -rf $(BUILD) module/generated
 
-.PHONY: all deps module debug userspace selftests check style test demo clean
+.PHONY: all deps module debug userspace selftests check style test demo install \
+	dkms-install clean
