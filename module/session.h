@@ -37,13 +37,13 @@ struct kmig_region {
 /* Send side. The record in flight is header, then pages or buf, then trailer. */
 struct kmig_tx {
 	u8 hdr[KMIG_WIRE_HEADER_MAX];
-	unsigned int hdr_len, hdr_off;
+	size_t hdr_len, hdr_off;
 	struct page *pages[KMIG_BATCH];
 	unsigned int nr_pages, page_i, page_off;
 	const void *buf;
 	size_t buf_len, buf_off;
 	u8 trailer[4];
-	unsigned int trailer_len, trailer_off;
+	size_t trailer_len, trailer_off;
 
 	/* Pages harvested and re-armed, owed to the stream. */
 	struct kmig_batch batch;

@@ -58,6 +58,21 @@ static int kmig_tx_sent(struct kmig_session *s, int ret, size_t *off)
 	return 0;
 }
 
+/* Send what is left of a kernel buffer, from *off on. */
+static int kmig_tx_send_rest(struct kmig_session *s, const void *buf,
+			     size_t len, size_t *off, bool more)
+{
+	while (*off < len) {
+		int ret = kmig_tx_sent(s, kmig_tx_send_buf(s, buf + *off,
+							   len - *off, more),
+				       off);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * Send what is left of the record in flight. Returns 0 once it is all on the
  * socket, or the socket's error; an interrupted send keeps its place.
@@ -68,17 +83,10 @@ static int kmig_tx_flush(struct kmig_session *s)
 	size_t off;
 	int ret;
 
-	while (tx->hdr_off < tx->hdr_len) {
-		bool more = tx->nr_pages || tx->buf_len || tx->trailer_len;
-
-		off = tx->hdr_off;
-		ret = kmig_tx_sent(s, kmig_tx_send_buf(s, tx->hdr + off,
-						       tx->hdr_len - off, more),
-				   &off);
-		tx->hdr_off = off;
-		if (ret)
-			return ret;
-	}
+	ret = kmig_tx_send_rest(s, tx->hdr, tx->hdr_len, &tx->hdr_off,
+				tx->nr_pages || tx->buf_len || tx->trailer_len);
+	if (ret)
+		return ret;
 	while (tx->page_i < tx->nr_pages) {
 		bool more = tx->page_i + 1 < tx->nr_pages || tx->trailer_len;
 		int flags = MSG_NOSIGNAL | (more ? KMIG_SEND_MORE : 0);
@@ -95,24 +103,13 @@ static int kmig_tx_flush(struct kmig_session *s)
 			tx->page_off = 0;
 		}
 	}
-	while (tx->buf_off < tx->buf_len) {
-		ret = kmig_tx_sent(s, kmig_tx_send_buf(s, tx->buf + tx->buf_off,
-						       tx->buf_len - tx->buf_off,
-						       tx->trailer_len),
-				   &tx->buf_off);
-		if (ret)
-			return ret;
-	}
-	while (tx->trailer_off < tx->trailer_len) {
-		off = tx->trailer_off;
-		ret = kmig_tx_sent(s, kmig_tx_send_buf(s, tx->trailer + off,
-						       tx->trailer_len - off,
-						       false),
-				   &off);
-		tx->trailer_off = off;
-		if (ret)
-			return ret;
-	}
+	ret = kmig_tx_send_rest(s, tx->buf, tx->buf_len, &tx->buf_off,
+				tx->trailer_len);
+	if (!ret)
+		ret = kmig_tx_send_rest(s, tx->trailer, tx->trailer_len,
+					&tx->trailer_off, false);
+	if (ret)
+		return ret;
 
 	tx->hdr_len = 0;
 	tx->hdr_off = 0;
@@ -323,10 +320,11 @@ static bool kmig_tx_next_batch(struct kmig_session *s)
 	while (tx->region < s->nr_regions) {
 		struct kmig_mem *mem = s->regions[tx->region].mem;
 
-		/* Tracking cannot stop while the session owns the object. */
-		if (kmig_mem_harvest_batch(mem, &tx->pos, mem->npages,
-					   &tx->batch))
-			tx->batch.n = 0;
+		/*
+		 * Tracking cannot stop while the session owns the object; were
+		 * it off, the batch would come back empty.
+		 */
+		kmig_mem_harvest_batch(mem, &tx->pos, mem->npages, &tx->batch);
 		tx->batch_region = tx->region;
 		tx->batch_pos = 0;
 		if (tx->batch.n)
