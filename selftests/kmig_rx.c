@@ -614,50 +614,51 @@ TEST_F(rx, end_offset_wrong)
 		      KMIG_ERR_TOTALS, HDR_LEN);
 }
 
-/* Caps: a session that agreed on none refuses what they allow. */
-TEST_F(rx, zero_record_not_agreed)
+/*
+ * Caps: a session that agreed on none refuses what they allow. Replace the
+ * fixture's session and socket pair with ones that agreed on no capability.
+ */
+static void reopen_without_caps(struct __test_metadata *_metadata,
+				FIXTURE_DATA(rx) *self,
+				const FIXTURE_VARIANT(rx) *variant)
 {
-	struct hdr h = good_header(&self->b);
-	struct kmig_recv ev;
 	int fd, w, r;
 
 	ASSERT_EQ(0, unix_pair(&w, &r));
 	close(self->sfd);
-	self->sfd = -1;
 	fd = kmig_session(self->dev, r, KMIG_ROLE_RECV, variant->proto, 0,
 			  &self->dst, 1, 0);
 	ASSERT_LE(0, fd);
-	self->b.caps = h.caps = 0;
-	b_header(&self->b, &h);
-	b_record(&self->b, KMIG_REC_ZERO, 0, 0, 0, 1, NULL, 0, 0);
 	close(self->w);
 	close(self->r);
 	self->w = w;
 	self->r = r;
 	self->sfd = fd;
+	self->b.caps = 0;
+}
+
+TEST_F(rx, zero_record_not_agreed)
+{
+	struct hdr h;
+	struct kmig_recv ev;
+
+	reopen_without_caps(_metadata, self, variant);
+	h = good_header(&self->b);
+	b_header(&self->b, &h);
+	b_record(&self->b, KMIG_REC_ZERO, 0, 0, 0, 1, NULL, 0, 0);
 	expect_broken(_metadata, self, EPROTO, feed(self, &ev),
 		      KMIG_ERR_NOT_AGREED, HDR_LEN);
 }
 
 TEST_F(rx, blob_record_not_agreed)
 {
-	struct hdr h = good_header(&self->b);
+	struct hdr h;
 	struct kmig_recv ev;
-	int fd, w, r;
 
-	ASSERT_EQ(0, unix_pair(&w, &r));
-	close(self->sfd);
-	fd = kmig_session(self->dev, r, KMIG_ROLE_RECV, variant->proto, 0,
-			  &self->dst, 1, 0);
-	ASSERT_LE(0, fd);
-	self->b.caps = h.caps = 0;
+	reopen_without_caps(_metadata, self, variant);
+	h = good_header(&self->b);
 	b_header(&self->b, &h);
 	b_record(&self->b, KMIG_REC_BLOB, 0, 0, 0, 4, "abcd", 4, 0);
-	close(self->w);
-	close(self->r);
-	self->w = w;
-	self->r = r;
-	self->sfd = fd;
 	expect_broken(_metadata, self, EPROTO, feed(self, &ev),
 		      KMIG_ERR_NOT_AGREED, HDR_LEN);
 }
