@@ -8,6 +8,7 @@
 #   make check      sparse (C=2) + W=1 + checkpatch; fails on any warning
 #   make style      checkpatch only
 #   make test       everything, in QEMU, on the generic and cloud kernels
+#                   (KERNEL=debug: on a KASAN/lockdep/kmemleak kernel)
 #   make demo       the live migration demo (README)
 #   make clean
 
@@ -73,8 +74,10 @@ style: $(LINUX_SRC)/.stamp
 		$(filter uapi/%,$(KMIG_SOURCES))
 	@echo "style: checkpatch clean"
 
+# make test KERNEL=debug: the debug kernel instead (KERNEL="generic debug" for
+# several).
 test: deps
-	@selftests/vm/test-all.sh
+	@$(if $(KERNEL),KMIG_KERNELS="$(KERNEL)") selftests/vm/test-all.sh
 
 demo: deps
 	@selftests/vm/demo.sh
@@ -82,10 +85,13 @@ demo: deps
 # make install [DESTDIR=] [PREFIX=/usr/local] [KVER=$(uname -r)]: the module
 # under /lib/modules/KVER/updates (then depmod), <linux/kmig.h>, libkmig
 # with its pkg-config file, kmigctl, the man pages and the udev rule.
+# KO= installs an already built kmig.ko instead of building one against KDIR.
 PREFIX ?= /usr/local
 KVER ?= $(patsubst /usr/src/linux-headers-%,%,$(DEBIAN_KDIR))
-install: module
-	install -D -m 0644 module/kmig.ko $(DESTDIR)/lib/modules/$(KVER)/updates/kmig.ko
+KO ?=
+install: $(if $(KO),,module)
+	install -D -m 0644 $(or $(KO),module/kmig.ko) \
+		$(DESTDIR)/lib/modules/$(KVER)/updates/kmig.ko
 	depmod $(if $(DESTDIR),-b $(DESTDIR)) $(KVER)
 	install -D -m 0644 uapi/linux/kmig.h $(DESTDIR)$(PREFIX)/include/linux/kmig.h
 	install -D -m 0644 udev/60-kmig.rules $(DESTDIR)/lib/udev/rules.d/60-kmig.rules

@@ -4,12 +4,16 @@
 # Boot one test VM and judge it. The VM's ttyS1 is streamed to stdout and to
 # OUTDIR/output.log; the kernel console goes to OUTDIR/console.log.
 #
-# usage: boot.sh KVER INITRD OUTDIR MODE TIMEOUT_SECONDS
+# usage: boot.sh INITRD OUTDIR MODE TIMEOUT_SECONDS
+#   The environment gives the kernel: KVER, KIMAGE and KQEMU (lib.sh's
+#   kernel_setup).
 # Exit status 0 only if the VM printed its verdict, the kernel stayed
-# untainted (out-of-tree flags aside) and the console shows no splat.
+# untainted (out-of-tree flags aside), the console shows no splat and
+# kmemleak, where the kernel has it, found no leak.
 set -u
 
-kver=$1 initrd=$2 outdir=$3 mode=$4 limit=$5
+initrd=$1 outdir=$2 mode=$3 limit=$4
+kver=${KVER:?}
 mkdir -p "$outdir"
 log=$outdir/output.log
 console=$outdir/console.log
@@ -18,9 +22,9 @@ rm -f "$log" "$console"
 # QEMU_EXTRA may add devices (two-VM network tests); KMIG_APPEND adds to
 # the kernel command line, e.g. KMIG_ONLY=kmig_stream to run one suite.
 timeout -k 10 "$limit" qemu-system-x86_64 \
-	-accel tcg,thread=multi -smp 2 -cpu EPYC,+svm,+npt -m 1024 \
+	-accel tcg,thread=multi -smp 2 -cpu EPYC,+svm,+npt -m 1024 ${KQEMU:-} \
 	-nodefaults -display none -no-reboot -monitor none \
-	-kernel "/boot/vmlinuz-$kver" -initrd "$initrd" \
+	-kernel "${KIMAGE:-/boot/vmlinuz-$kver}" -initrd "$initrd" \
 	-append "console=ttyS0 panic=-1 loglevel=7 KMIG_MODE=$mode ${KMIG_APPEND:-}" \
 	-serial "file:$console" -serial stdio ${QEMU_EXTRA:-} \
 	</dev/null 2>"$outdir/qemu.err" | tee "$log"
@@ -40,12 +44,15 @@ else
 fi
 
 # Real splat markers only: every boot with -cpu EPYC prints harmless
-# mitigation "WARNING:" lines.
-splat='cut here|WARNING: CPU:|BUG:|Oops|KASAN:|UBSAN:|possible circular locking|unreferenced object|Call Trace:|general protection fault|Kernel panic|blocked for more than'
+# mitigation "...: WARNING: See ..." lines. Lockdep's reports start with
+# "WARNING:" right after the timestamp; KFENCE and KASAN name themselves.
+splat='cut here|WARNING: CPU:|\] WARNING: |BUG:|Oops|KASAN:|KFENCE:|UBSAN:|possible circular locking|unreferenced object|Call Trace:|general protection fault|Kernel panic|blocked for more than'
 if grep -Eq "$splat" "$console"; then
 	grep -En -B2 -A25 "$splat" "$console" | head -80
 	fail "kernel splat in $console"
 fi
 taint=$(sed -n 's/^KMIG-TAINT: //p' "$log" | tr -d '\r')
 [ "$taint" = 0 ] || fail "kernel tainted ($taint)"
+leaks=$(sed -n 's/^KMIG-KMEMLEAK: //p' "$log" | tr -d '\r')
+[ -z "$leaks" ] || [ "$leaks" = 0 ] || fail "kmemleak reports $leaks leaks"
 exit 0

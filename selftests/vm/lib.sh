@@ -1,6 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Shared by kmig's VM scripts: kernel discovery and per-kernel module builds.
+# Shared by kmig's VM scripts: kernel discovery, per-kernel module builds and
+# the initramfs of one VM.
+#
+# Kernel flavours:
+#   generic, cloud  Debian's installed 6.1 kernels, with their headers
+#   debug           Linux 6.1 from linux-source-6.1 with KASAN, lockdep,
+#                   kmemleak, KFENCE and fault injection, built and cached by
+#                   scripts/debug-kernel.sh
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$TOP/build
@@ -26,15 +33,39 @@ kernel_release() {
 	return 1
 }
 
-# build_module KVER: build kmig.ko for KVER in its own tree; prints its path.
+# kernel_setup FLAVOUR: sets KVER, KDIR (module build tree), KIMAGE (what
+# QEMU boots), KMODROOT (the kernel's own module tree, may not exist),
+# KTREE (a full build tree, debug only) and KQEMU (extra QEMU arguments).
+kernel_setup() {
+	KTREE= KQEMU=
+	case $1 in
+	debug)
+		KTREE=$("$TOP"/scripts/debug-kernel.sh) || return 1
+		KVER=$(make -s -C "$KTREE" kernelrelease) || return 1
+		KDIR=$KTREE
+		KIMAGE=$KTREE/arch/x86/boot/bzImage
+		# KASAN under TCG stalls in ACPI IRQ routing on the pc machine.
+		KQEMU="-machine q35"
+		;;
+	*)
+		KVER=$(kernel_release "$1") || return 1
+		KDIR=/usr/src/linux-headers-$KVER
+		KIMAGE=/boot/vmlinuz-$KVER
+		;;
+	esac
+	KMODROOT=/lib/modules/$KVER
+	export KVER KDIR KIMAGE KMODROOT KTREE KQEMU
+}
+
+# build_module: build kmig.ko for KDIR in its own tree; prints its path.
 build_module() {
-	dir=$BUILD/kmod/$1
+	dir=$BUILD/kmod/$KVER
 	mkdir -p "$dir"
 	cp -a "$TOP"/Kbuild "$TOP"/uapi "$dir"/
 	mkdir -p "$dir/module"
 	cp -a "$TOP"/module/*.[ch] "$TOP"/module/Kbuild "$TOP"/module/compat \
 		"$dir/module/"
-	make -s -C "/usr/src/linux-headers-$1" M="$dir" modules >&2 || return 1
+	make -s -C "$KDIR" M="$dir" modules >&2 || return 1
 	echo "$dir/module/kmig.ko"
 }
 
@@ -48,6 +79,21 @@ stage_vm_root() {
 	mkdir -p "$root/usr/bin" "$root/demo"
 	cp "$TOP"/userspace/build/static/kmigctl \
 		"$TOP"/userspace/build/static/kmig-vmm "$root/usr/bin/"
+	[ -x "$TOP"/userspace/build/static/kmig-bench ] &&
+		cp "$TOP"/userspace/build/static/kmig-bench "$root/usr/bin/"
 	cp "$TOP"/selftests/vm/demo-guest.sh "$root/demo/demo"
 	echo "$root"
+}
+
+# vm_prepare FLAVOUR OUTDIR: kernel, module, selftests and initramfs
+# (OUTDIR/initrd.gz) for one VM. Sets what kernel_setup sets.
+vm_prepare() {
+	kernel_setup "$1" || return 1
+	echo "=== $1: $KVER" >&2
+	make -s -C "$TOP" selftests >&2 || return 1
+	ko=$(build_module) || { echo "module build for $KVER failed" >&2; return 1; }
+	vmroot=$(stage_vm_root) || { echo "static userspace build failed" >&2; return 1; }
+	mkdir -p "$2"
+	"$TOP"/selftests/vm/mkinitrd.sh "$ko" "$BUILD/selftests" "$KSFT" \
+		"$2/initrd.gz" "$vmroot"
 }

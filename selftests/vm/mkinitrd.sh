@@ -1,24 +1,29 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build the test VM's initramfs: static busybox, /init, kmig.ko and the
-# kernel modules a KVM guest and the network tests need, the kselftests with
-# the kselftest runner, and any extra files.
+# Build the test VM's initramfs: static busybox, /init, the kernel modules a
+# KVM guest and the network tests need, kmig installed the way an operator
+# installs it ("make install DESTDIR=root", which runs depmod for the VM's
+# kernel), the kselftests with the kselftest runner, and any extra files.
 #
-# usage: mkinitrd.sh KVER KMIG_KO SELFTEST_BIN_DIR KSFT_DIR OUT [EXTRA_DIR...]
-#   EXTRA_DIR trees are copied over the root (for demo programs).
+# usage: mkinitrd.sh KMIG_KO SELFTEST_BIN_DIR KSFT_DIR OUT [EXTRA_DIR...]
+#   The environment gives the kernel (KVER, KMODROOT, KTREE: lib.sh's
+#   kernel_setup). EXTRA_DIR trees are copied over the root (demo programs).
 set -e
 
-kver=$1 ko=$2 tests=$3 ksft=$4 out=$5
-shift 5
+ko=$1 tests=$2 ksft=$3 out=$4
+shift 4
 here=$(cd "$(dirname "$0")" && pwd)
-modroot=/lib/modules/$kver
+top=$(cd "$here/../.." && pwd)
+: "${KVER:?}" "${KMODROOT:=/lib/modules/$KVER}"
+modroot=/lib/modules/$KVER
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/bin "$root"/sbin "$root"/usr/bin "$root"/usr/sbin \
 	"$root"/proc "$root"/sys "$root"/dev "$root"/tmp "$root"/etc \
-	"$root"/root "$root"/kselftest/kmig "$root"/kselftest/kselftest
+	"$root"/root "$root"/kselftest/kmig "$root"/kselftest/kselftest \
+	"$root/$modroot"
 
 cp /bin/busybox "$root"/bin/busybox
 for app in $(/bin/busybox --list); do
@@ -40,19 +45,34 @@ echo "nogroup:x:65534:" >> "$root"/etc/group
 [ "$(id -u)" = 0 ] && mknod -m 600 "$root"/dev/console c 5 1
 cp "$here"/init "$root"/init
 
-# Kernel modules, with their dependencies from the kernel's modules.dep.
-mkdir -p "$root/$modroot/extra"
-cp "$ko" "$root/$modroot/extra/kmig.ko"
-for m in kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/veth.ko; do
-	deps=$(grep "^$m:" "$modroot/modules.dep" | cut -d: -f2)
-	for f in $m $deps; do
-		mkdir -p "$root/$modroot/$(dirname "$f")"
-		cp "$modroot/$f" "$root/$modroot/$f"
+# The kernel's own modules, with their dependencies from its modules.dep.
+# A self-built kernel (KTREE) has them built in and lists them in
+# modules.builtin, which modprobe reads.
+if [ -f "$KMODROOT/modules.dep" ]; then
+	for m in kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/veth.ko; do
+		deps=$(grep "^$m:" "$KMODROOT/modules.dep" | cut -d: -f2)
+		for f in $m $deps; do
+			mkdir -p "$root/$modroot/$(dirname "$f")"
+			cp "$KMODROOT/$f" "$root/$modroot/$f"
+		done
 	done
+	cp "$KMODROOT"/modules.order "$KMODROOT"/modules.builtin \
+		"$KMODROOT"/modules.builtin.modinfo "$root/$modroot/"
+elif [ -n "$KTREE" ]; then
+	cp "$KTREE"/modules.builtin "$KTREE"/modules.builtin.modinfo "$root/$modroot/"
+	: > "$root/$modroot/modules.order"
+fi
+
+# kmig itself, as "make install" lays it out: the module in updates/ (then
+# depmod for KVER), libkmig, its header and kmigctl under /usr. The installed
+# kmigctl is dynamically linked, so the VM gets the host's C library too.
+make -s -C "$top" install DESTDIR="$root" PREFIX=/usr KVER="$KVER" KO="$ko" \
+	>"$root/tmp/install.log" 2>&1 || { cat "$root/tmp/install.log" >&2; exit 1; }
+mv "$root/tmp/install.log" "$root/root/"
+for lib in $(ldd "$root/usr/sbin/kmigctl" | grep -o '/[^ ]*' | grep -v libkmig); do
+	mkdir -p "$root/$(dirname "$lib")"
+	cp -L "$lib" "$root/$lib"
 done
-cp "$modroot"/modules.order "$modroot"/modules.builtin \
-	"$modroot"/modules.builtin.modinfo "$root/$modroot/"
-depmod -b "$root" "$kver"
 
 # kselftests, laid out as run_kselftest.sh expects.
 cp "$ksft"/run_kselftest.sh "$root"/kselftest/

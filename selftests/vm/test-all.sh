@@ -5,7 +5,8 @@
 # and cloud 6.1 kernels, run the host-side tests, and print one summary whose
 # last line is "N passed, N failed" over every suite.
 #
-# KMIG_KERNELS="generic cloud" selects kernels; KMIG_VM_TIMEOUT the limit of
+# KMIG_KERNELS="generic cloud" selects kernels (make test KERNEL=debug runs
+# the debug kernel: selftests/vm/debug.config); KMIG_VM_TIMEOUT the limit of
 # one VM run in seconds.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -26,31 +27,20 @@ for target in module userspace selftests; do
 	make -s -C "$TOP" $target || { echo "make $target failed"; add "build $target" 0 1 0; }
 done
 
-vmroot=$(stage_vm_root) || { echo "static userspace build failed"; add "build vm-root" 0 1 0; }
-
 for flavour in $kernels; do
 	suite="vm-$flavour"
-	if ! kver=$(kernel_release "$flavour"); then
-		add "$suite" 0 1 0
-		continue
-	fi
-	echo "=== $suite: $kver"
 	out=$BUILD/vm/$flavour
-	mkdir -p "$out"
-	if ! ko=$(build_module "$kver"); then
-		echo "module build for $kver failed"
+	if ! vm_prepare "$flavour" "$out"; then
 		add "$suite" 0 1 0
 		continue
 	fi
-	"$TOP"/selftests/vm/mkinitrd.sh "$kver" "$ko" "$BUILD/selftests" \
-		"$KSFT" "$out/initrd.gz" "$vmroot" || { add "$suite" 0 1 0; continue; }
-	"$TOP"/selftests/vm/boot.sh "$kver" "$out/initrd.gz" "$out" test "$limit"
+	"$TOP"/selftests/vm/boot.sh "$out/initrd.gz" "$out" test "$limit"
 	vm_rc=$?
 	set -- $("$TOP"/selftests/vm/tap-count.sh "$out/output.log")
 	p=$1 f=$2 s=$3
 	# A VM that crashed, hung or splatted fails the suite as a whole.
 	[ "$vm_rc" -eq 0 ] || f=$((f + 1))
-	add "$suite ($kver)" "$p" "$f" "$s"
+	add "$suite ($KVER)" "$p" "$f" "$s"
 done
 
 if [ -f "$TOP/userspace/Makefile" ]; then
