@@ -33,8 +33,9 @@ int kmig_dirty_init(struct kmig_dirty *d, unsigned long nbits)
 	d->nbits = nbits;
 	for (l = 0; l < KMIG_DIRTY_MAX_LEVELS; l++) {
 		d->level_bits[l] = n;
+		/* sized by the user: a failure is an errno, not a warning */
 		d->bits[l] = kvcalloc(BITS_TO_LONGS(n), sizeof(unsigned long),
-				      GFP_KERNEL_ACCOUNT);
+				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!d->bits[l])
 			goto out_free_levels;
 		d->levels = l + 1;

@@ -223,7 +223,8 @@ static int kmig_rx_record(struct kmig_session *s)
 		rx->page_off = 0;
 		break;
 	case KMIG_REC_BLOB:
-		rx->blob = kvmalloc(r->count, GFP_KERNEL_ACCOUNT);
+		/* sized by the peer: a failure is an errno, not a warning */
+		rx->blob = kvmalloc(r->count, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!rx->blob)
 			return kmig_rx_bad(s, -ENOMEM, KMIG_ERR_NONE);
 		rx->blob_have = 0;

@@ -265,9 +265,9 @@ int kmig_session_create(void __user *uarg)
 	s->caps = c.caps;
 	s->state = KMIG_STATE_IDLE;
 	if (s->role == KMIG_ROLE_SEND)
-		s->tx = kvzalloc(sizeof(*s->tx), GFP_KERNEL_ACCOUNT);
+		s->tx = kvzalloc(sizeof(*s->tx), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	else
-		s->rx = kvzalloc(sizeof(*s->rx), GFP_KERNEL_ACCOUNT);
+		s->rx = kvzalloc(sizeof(*s->rx), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!s->tx) {
 		ret = -ENOMEM;
 		goto out_free_session;

@@ -238,7 +238,8 @@ static int kmig_tx_queue_run(struct kmig_session *s)
 		s->zero_pages += n;
 	} else if (csum) {
 		if (!tx->bounce) {
-			tx->bounce = vmalloc(KMIG_CSUM_RUN * PAGE_SIZE);
+			tx->bounce = __vmalloc(KMIG_CSUM_RUN * PAGE_SIZE,
+					       GFP_KERNEL | __GFP_NOWARN);
 			if (!tx->bounce)
 				return -ENOMEM;
 		}
@@ -530,7 +531,7 @@ long kmig_session_send_blob(struct kmig_session *s, void __user *uarg)
 	if (!(s->caps & KMIG_CAP_BLOBS))
 		return -EOPNOTSUPP;
 
-	buf = kvmalloc(a.len, GFP_KERNEL_ACCOUNT);
+	buf = kvmalloc(a.len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!buf)
 		return -ENOMEM;
 	if (copy_from_user(buf, u64_to_user_ptr(a.data), a.len)) {

@@ -8,6 +8,6 @@ set -u
 
 out=$BUILD/vm/one
 vm_prepare "$1" "$out" || exit 1
-KMIG_APPEND="KMIG_ONLY=$2" \
+KMIG_APPEND="KMIG_ONLY=$2 ${KMIG_APPEND:-}" \
 	"$TOP"/selftests/vm/boot.sh "$out/initrd.gz" "$out" test \
 	"${KMIG_VM_TIMEOUT:-900}"
