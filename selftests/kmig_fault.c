@@ -826,8 +826,6 @@ static void run_op(struct __test_metadata *_metadata, struct fcase *c,
 	ASSERT_EQ(0, sweep(c, o, &s));
 	TH_LOG("%s: %d allocation points failed in turn: %d failed the call cleanly, %d absorbed",
 	       name, s.points, s.failed, s.absorbed);
-	printf("# KMIG-FAULTS %s points=%d failed=%d absorbed=%d\n", name,
-	       s.points, s.failed, s.absorbed);
 	/* The sweep must have reached the operation's allocations. */
 	ASSERT_LT(0, s.points);
 	if (o->must_fail)

@@ -506,8 +506,6 @@ TEST_F_TIMEOUT(fuzz, mutated_streams, 1200)
 				 t.by_errno[e]);
 	TH_LOG("seed %lu: %ld cases, %ld ended, %ld refused:%s", seed, t.cases,
 	       t.ended, t.failed, errs);
-	printf("# KMIG-FUZZ stream seed=%lu cases=%ld ended=%ld refused=%ld\n",
-	       seed, t.cases, t.ended, t.failed);
 	/* Mutations must be mostly caught, and not all: both paths ran. */
 	ASSERT_LT(0, t.failed);
 	ASSERT_EQ(splats, kmig_dmesg_splats());

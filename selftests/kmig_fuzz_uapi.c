@@ -514,8 +514,6 @@ TEST_F_TIMEOUT(fuzz, random_sequences, 1200)
 	TH_LOG("seed %lu: %lu iterations, %ld ioctls (%ld succeeded), %ld mmaps, %ld forks",
 	       seed, iters, (long)calls, (long)ok_calls, (long)maps_done,
 	       (long)forks_done);
-	printf("# KMIG-FUZZ uapi seed=%lu iterations=%lu ioctls=%ld\n", seed,
-	       iters, (long)calls);
 	/* It did something, and the module still works. */
 	ASSERT_LT(0, ok_calls);
 	dev = open(KMIG_DEV, O_RDWR);

@@ -40,24 +40,40 @@ show() { sed 's/^/# /' "$@"; }
 migrate() {
 	name=$1 src_opts=$2 dst_opts=$3
 	on b timeout 120 "$VMM" incoming --listen 7000 --run-for 2 $dst_opts \
-		>/tmp/$name.dst 2>&1 &
+		>/tmp/$name.dst 2>/tmp/$name.dst.err &
 	dst=$!
 	on a timeout 120 "$VMM" run --mem 16 --after 1 --run-for 2 \
-		--migrate-to 10.77.0.2:7000 $src_opts >/tmp/$name.src 2>&1
+		--migrate-to 10.77.0.2:7000 $src_opts >/tmp/$name.src \
+		2>/tmp/$name.src.err
 	src_rc=$?
 	wait $dst
 	dst_rc=$?
-	show /tmp/$name.src /tmp/$name.dst
+	show /tmp/$name.src /tmp/$name.src.err /tmp/$name.dst /tmp/$name.dst.err
 }
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..9"
 
 # The demo: it moves, the memory matches, the counter continues.
 migrate live "--rate 5000" ""
 grep -q "matches the source" /tmp/live.dst &&
 	grep -q "migration complete" /tmp/live.src
 result live_migration_moves_running_guest $((src_rc + dst_rc + $?))
+
+# --json: every line on stdout is one JSON object, with progress events,
+# the summary, and the destination's checks.
+json_lines() { # FILE: only {...} lines, and a summary among them
+	! grep -qv '^{.*}$' "$1" && grep -q '^{"event":"summary",' "$1"
+}
+migrate json "--rate 2000 --json" "--json"
+json_lines /tmp/json.src && json_lines /tmp/json.dst &&
+	grep -q '^{"event":"progress","round":1,' /tmp/json.src &&
+	grep -q '"event":"summary","role":"source","status":0,.*"version":2,' /tmp/json.src &&
+	grep -q '"downtime_ms":[0-9]' /tmp/json.src &&
+	grep -q '"event":"loaded",.*"checksum_match":true' /tmp/json.dst &&
+	grep -q '"event":"summary","role":"destination","status":0,' /tmp/json.dst &&
+	grep -q '^{"event":"counter","value":[0-9]' /tmp/json.dst
+result json_progress_and_summary $((src_rc + dst_rc + $?))
 
 # Forward (old source) and backward (old destination): the oldest wins.
 migrate forward "--proto-max 1" ""

@@ -25,7 +25,7 @@ timeout -k 10 "$limit" qemu-system-x86_64 \
 	-accel tcg,thread=multi -smp 2 -cpu EPYC,+svm,+npt -m 1024 ${KQEMU:-} \
 	-nodefaults -display none -no-reboot -monitor none \
 	-kernel "${KIMAGE:-/boot/vmlinuz-$kver}" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 loglevel=7 KMIG_MODE=$mode ${KMIG_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 loglevel=7 KMIG_MODE=$mode ${KAPPEND:-} ${KMIG_APPEND:-}" \
 	-serial "file:$console" -serial stdio ${QEMU_EXTRA:-} \
 	</dev/null 2>"$outdir/qemu.err" | tee "$log"
 rc=$?

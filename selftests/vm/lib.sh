@@ -35,9 +35,10 @@ kernel_release() {
 
 # kernel_setup FLAVOUR: sets KVER, KDIR (module build tree), KIMAGE (what
 # QEMU boots), KMODROOT (the kernel's own module tree, may not exist),
-# KTREE (a full build tree, debug only) and KQEMU (extra QEMU arguments).
+# KTREE (a full build tree, debug only), KQEMU (extra QEMU arguments) and
+# KAPPEND (extra kernel command line).
 kernel_setup() {
-	KTREE= KQEMU=
+	KTREE= KQEMU= KAPPEND=
 	case $1 in
 	debug)
 		KTREE=$("$TOP"/scripts/debug-kernel.sh) || return 1
@@ -46,6 +47,8 @@ kernel_setup() {
 		KIMAGE=$KTREE/arch/x86/boot/bzImage
 		# KASAN under TCG stalls in ACPI IRQ routing on the pc machine.
 		KQEMU="-machine q35"
+		# the fuzzers run longer under the debug kernel
+		KAPPEND="KMIG_FUZZ_ITERS=60000 KMIG_FUZZ_CASES=12000"
 		;;
 	*)
 		KVER=$(kernel_release "$1") || return 1
@@ -54,7 +57,7 @@ kernel_setup() {
 		;;
 	esac
 	KMODROOT=/lib/modules/$KVER
-	export KVER KDIR KIMAGE KMODROOT KTREE KQEMU
+	export KVER KDIR KIMAGE KMODROOT KTREE KQEMU KAPPEND
 }
 
 # build_module: build kmig.ko for KDIR in its own tree; prints its path.
@@ -82,6 +85,7 @@ stage_vm_root() {
 	[ -x "$TOP"/userspace/build/static/kmig-bench ] &&
 		cp "$TOP"/userspace/build/static/kmig-bench "$root/usr/bin/"
 	cp "$TOP"/selftests/vm/demo-guest.sh "$root/demo/demo"
+	cp "$TOP"/selftests/vm/xvm-guest.sh "$root/demo/xvm"
 	echo "$root"
 }
 

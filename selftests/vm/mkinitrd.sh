@@ -49,7 +49,9 @@ cp "$here"/init "$root"/init
 # A self-built kernel (KTREE) has them built in and lists them in
 # modules.builtin, which modprobe reads.
 if [ -f "$KMODROOT/modules.dep" ]; then
-	for m in kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/veth.ko; do
+	for m in kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/veth.ko \
+		kernel/drivers/virtio/virtio_pci.ko kernel/drivers/net/virtio_net.ko; do
+		grep -q "^$m:" "$KMODROOT/modules.dep" || continue	# built in
 		deps=$(grep "^$m:" "$KMODROOT/modules.dep" | cut -d: -f2)
 		for f in $m $deps; do
 			mkdir -p "$root/$modroot/$(dirname "$f")"

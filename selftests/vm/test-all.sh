@@ -5,13 +5,14 @@
 # and cloud 6.1 kernels, run the host-side tests, and print one summary whose
 # last line is "N passed, N failed" over every suite.
 #
-# KMIG_KERNELS="generic cloud" selects kernels (make test KERNEL=debug runs
-# the debug kernel: selftests/vm/debug.config); KMIG_VM_TIMEOUT the limit of
-# one VM run in seconds.
+# KMIG_KERNELS="generic cloud debug" selects kernels (make test KERNEL=debug
+# runs only the debug kernel: selftests/vm/debug.config); KMIG_VM_TIMEOUT is
+# the limit of one VM run in seconds. The two-VM cross-version suite runs
+# when both generic and cloud are selected (KMIG_TWO_VM=0 skips it).
 set -u
 . "$(dirname "$0")/lib.sh"
 
-kernels=${KMIG_KERNELS:-generic cloud}
+kernels=${KMIG_KERNELS:-generic cloud debug}
 limit=${KMIG_VM_TIMEOUT:-1500}
 total_p=0 total_f=0 total_s=0
 summary=""
@@ -42,6 +43,20 @@ for flavour in $kernels; do
 	[ "$vm_rc" -eq 0 ] || f=$((f + 1))
 	add "$suite ($KVER)" "$p" "$f" "$s"
 done
+
+case " $kernels " in
+*" generic "*" cloud "*|*" cloud "*" generic "*)
+	if [ "${KMIG_TWO_VM:-1}" != 0 ]; then
+		echo "=== two-vm: generic (window 1..2) and cloud (kmig.proto_max=1)"
+		"$TOP"/selftests/vm/two-vm.sh 600 | tee "$BUILD/two-vm.log"
+		set -- $("$TOP"/selftests/vm/tap-count.sh "$BUILD/two-vm.log")
+		p=$1 f=$2 s=$3
+		# both VMs report 3 cases each; fewer means a side never ran
+		[ "$p" -ge 6 ] || f=$((f + 1))
+		add "two-vm" "$p" "$f" "$s"
+	fi
+	;;
+esac
 
 if [ -f "$TOP/userspace/Makefile" ]; then
 	echo "=== host tests"

@@ -38,6 +38,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -129,6 +130,36 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * A line for the operator: as it is, or with --json as a "log" event, so
+ * that every line on stdout is one JSON object.
+ */
+static void __attribute__((format(printf, 2, 3)))
+say(const struct vm *v, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!v->json) {
+		printf("%s: %s\n", v->name, msg);
+	} else {
+		printf("{\"event\":\"log\",\"host\":\"%s\",\"message\":\"", v->name);
+		for (const char *c = msg; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				printf("\\%c", *c);
+			else if ((unsigned char)*c < 0x20)
+				printf("\\u%04x", *c);
+			else
+				putchar(*c);
+		}
+		printf("\"}\n");
+	}
+	fflush(stdout);
 }
 
 static void die(const char *what, int err)
@@ -305,8 +336,7 @@ static void vm_progress(void *opaque, const struct kmig_migrate_progress *p)
 	struct vm *v = opaque;
 
 	if (v->crash_after && p->round >= v->crash_after) {
-		printf("%s: crashing on purpose after round %u\n", v->name,
-		       p->round);
+		say(v, "crashing on purpose after round %u", p->round);
 		fflush(stdout);
 		raise(SIGKILL);
 	}
@@ -565,19 +595,18 @@ static int migrate_once(struct vm *v, struct opts *o,
 
 	sock = connect_to(o->target);
 	if (sock < 0) {
-		printf("%s: cannot reach %s: %s\n", v->name, o->target,
-		       strerror(-sock));
+		say(v, "cannot reach %s: %s", o->target, strerror(-sock));
 		return -1;
 	}
 	ret = kmig_handshake_source(sock, offer, hs_opts, &hs);
 	if (ret) {
-		printf("%s: handshake refused: %s\n", v->name, hs.message);
+		say(v, "handshake refused: %s", hs.message);
 		close(sock);
 		return ret;
 	}
-	printf("%s: handshake: protocol %u, capabilities %#llx%s\n", v->name,
-	       hs.version, (unsigned long long)hs.caps,
-	       hs.authenticated ? ", authenticated" : "");
+	say(v, "handshake: protocol %u, capabilities %#llx%s", hs.version,
+	    (unsigned long long)hs.caps,
+	    hs.authenticated ? ", authenticated" : "");
 	ret = kmig_migrate_source(v->dev, sock, &hs, &v->mem, 1, prm, ops, v,
 				  &res);
 	print_summary(v, &res, true);
@@ -604,8 +633,8 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 	vm_boot(&v, v.batch);
 	memset(v.ram + 2 * 4096, 0, 4096);	/* touch a little: the rest stays zero */
 	vcpu_start(&v);
-	printf("%s: guest started: %zu MiB of kmig memory, %llu page writes/s\n",
-	       v.name, o->mem_mib, (unsigned long long)o->rate);
+	say(&v, "guest started: %zu MiB of kmig memory, %llu page writes/s",
+	    o->mem_mib, (unsigned long long)o->rate);
 	fflush(stdout);
 	if (watch(&v, o->after))
 		return 1;
@@ -619,7 +648,7 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 		ret = migrate_once(&v, o, prm, &offer, &hs_opts, &ops);
 		if (!ret)
 			return 0;
-		printf("%s: the guest keeps running here\n", v.name);
+		say(&v, "the guest keeps running here");
 		fflush(stdout);
 		if (attempt == o->retry) {
 			watch(&v, o->run_for ? o->run_for : 1);
@@ -627,7 +656,7 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 		}
 		if (watch(&v, 1))
 			return 1;
-		printf("%s: trying again\n", v.name);
+		say(&v, "trying again");
 	}
 }
 
@@ -662,22 +691,21 @@ static int cmd_incoming(struct opts *o)
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(l, (void *)&addr, sizeof(addr)) || listen(l, 1))
 		die("listen", errno);
-	printf("%s: waiting for an incoming migration on port %d\n", v.name,
-	       o->listen_port);
+	say(&v, "waiting for an incoming migration on port %d",
+	    o->listen_port);
 	fflush(stdout);
 	sock = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	if (sock < 0)
 		die("accept", errno);
 	ret = kmig_handshake_destination(sock, &offer, &hs_opts, &hs);
 	if (ret) {
-		printf("%s: handshake refused: %s\n", v.name, hs.message);
+		say(&v, "handshake refused: %s", hs.message);
 		fflush(stdout);
 		return 1;
 	}
 	/* The layout comes from the source. */
 	if (hs.nr_regions != 1) {
-		printf("%s: expected one memory region, got %u\n", v.name,
-		       hs.nr_regions);
+		say(&v, "expected one memory region, got %u", hs.nr_regions);
 		return 1;
 	}
 	vm_create(&v, hs.regions[0].size);
