@@ -10,6 +10,7 @@
 #   make test       everything, in QEMU, on the generic and cloud kernels
 #                   (KERNEL=debug: on a KASAN/lockdep/kmemleak kernel)
 #   make demo       the live migration demo (README)
+#   make bench      kmig_bench in the test VM (Documentation/performance.rst)
 #   make clean
 
 KERNELRELEASE ?= $(shell uname -r)
@@ -82,6 +83,10 @@ test: deps
 demo: deps
 	@selftests/vm/demo.sh
 
+# make bench [BENCH_ARGS="-r 5 stream"]: kmig_bench in the test VM.
+bench: deps
+	@BENCH_ARGS="$(BENCH_ARGS)" selftests/vm/bench.sh
+
 # make install [DESTDIR=] [PREFIX=/usr/local] [KVER=$(uname -r)]: the module
 # under /lib/modules/KVER/updates (then depmod), <linux/kmig.h>, libkmig
 # with its pkg-config file, kmigctl, the man pages and the udev rule.
@@ -115,5 +120,5 @@ clean:
 	-$(MAKE) -C userspace clean >/dev/null 2>&1
 	rm -rf $(BUILD) module/generated
 
-.PHONY: all deps module debug userspace selftests check style test demo install \
+.PHONY: all deps module debug userspace selftests check style test demo bench install \
 	dkms-install clean

@@ -86,6 +86,7 @@ stage_vm_root() {
 		cp "$TOP"/userspace/build/static/kmig-bench "$root/usr/bin/"
 	cp "$TOP"/selftests/vm/demo-guest.sh "$root/demo/demo"
 	cp "$TOP"/selftests/vm/xvm-guest.sh "$root/demo/xvm"
+	cp "$TOP"/selftests/vm/bench-guest.sh "$root/demo/bench"
 	echo "$root"
 }
 
