@@ -16,6 +16,12 @@
  *                [--retry N] [--checksum] [--json]
  *   kmig-vmm incoming --listen PORT [--run-for SEC] [--key FILE]
  *                [--proto-min N] [--proto-max N] [--checksum] [--json]
+ *   kmig-vmm bench-track [--mem MIB] [--run-for SEC]
+ *
+ * bench-track (make bench) runs the same unthrottled guest three ways and
+ * harvests its dirty pages every 100 ms: on kmig memory untracked, on kmig
+ * memory with kmig's tracking, and on anonymous memory with KVM's own dirty
+ * log (KVM_MEM_LOG_DIRTY_PAGES + KVM_GET_DIRTY_LOG, which re-protects).
  *
  * --crash-after-round N (testing) makes the VMM kill itself with SIGKILL
  * once round N is reported, to test failures at a known point.
@@ -122,6 +128,7 @@ struct vm {
 	const char *name;
 	uint64_t dest_hash;	/* destination: hash received */
 	uint32_t crash_after;	/* testing: SIGKILL itself at this round */
+	bool dirty_log;		/* bench-track: anonymous RAM, KVM dirty log */
 };
 
 static uint64_t now_ns(void)
@@ -382,8 +389,14 @@ static void vm_create(struct vm *v, size_t ram_size)
 	v->mem = ioctl(v->dev, KMIG_MEM_CREATE, &mc);
 	if (v->mem < 0)
 		die("KMIG_MEM_CREATE", errno);
-	v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      v->mem, 0);
+	if (v->dirty_log) {
+		v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		region.flags = KVM_MEM_LOG_DIRTY_PAGES;
+	} else {
+		v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, v->mem, 0);
+	}
 	if (v->ram == MAP_FAILED)
 		die("mmap guest RAM", errno);
 
@@ -719,6 +732,121 @@ static int cmd_incoming(struct opts *o)
 	return watch(&v, o->run_for) ? 1 : 0;
 }
 
+static void vm_stop(struct vm *v)
+{
+	pthread_mutex_lock(&v->lock);
+	v->quit = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	v->run->immediate_exit = 1;
+	pthread_kill(v->thread, SIGUSR1);
+	pthread_join(v->thread, NULL);
+}
+
+struct track_result {
+	double writes_per_s;	/* guest page writes per second */
+	double dirty_per_s;	/* distinct dirty pages reported per second */
+	double harvest_ns;	/* per reported page */
+};
+
+/* One way of running the guest: 0 untracked, 1 kmig, 2 KVM dirty log. */
+static void track_run(size_t mib, double seconds, int how,
+		      struct track_result *res)
+{
+	struct vm v = { .name = "bench", .dirty_log = how == 2 };
+	size_t npages = (mib << 20) / 4096;
+	uint64_t *bm = calloc(npages / 64 + 1, 8);
+	uint64_t t0, end, dirty = 0, hns = 0;
+	uint32_t c0;
+
+	vm_create(&v, mib << 20);
+	vm_boot(&v, 64);
+	if (how == 1) {
+		struct kmig_track t = { .size = sizeof(t) };
+
+		if (ioctl(v.mem, KMIG_MEM_TRACK_START, &t))
+			die("KMIG_MEM_TRACK_START", errno);
+	}
+	vcpu_start(&v);
+	usleep(200 * 1000);	/* past the first touch of every page */
+	c0 = counter(&v);
+	t0 = now_ns();
+	end = t0 + seconds * 1e9;
+	while (now_ns() < end) {
+		uint64_t h0;
+
+		usleep(100 * 1000);
+		h0 = now_ns();
+		if (how == 1) {
+			struct kmig_harvest h = {
+				.size = sizeof(h), .num_pages = npages,
+				.bitmap_ptr = (uintptr_t)bm,
+			};
+
+			if (ioctl(v.mem, KMIG_MEM_HARVEST, &h))
+				die("KMIG_MEM_HARVEST", errno);
+			dirty += h.dirty_pages;
+		} else if (how == 2) {
+			struct kvm_dirty_log log = { .slot = 0,
+						     .dirty_bitmap = bm };
+
+			if (ioctl(v.vm, KVM_GET_DIRTY_LOG, &log))
+				die("KVM_GET_DIRTY_LOG", errno);
+			for (size_t i = 0; i < npages / 64; i++)
+				dirty += __builtin_popcountll(bm[i]);
+		}
+		hns += now_ns() - h0;
+	}
+	res->writes_per_s = (counter(&v) - c0) / ((now_ns() - t0) / 1e9);
+	res->dirty_per_s = dirty / seconds;
+	res->harvest_ns = dirty ? (double)hns / dirty : 0;
+	vm_stop(&v);
+	free(bm);
+}
+
+static int cmd_bench_track(struct opts *o)
+{
+	static const char *const names[] = {
+		"untracked (kmig memory)", "kmig tracking",
+		"KVM dirty log (anonymous memory)",
+	};
+	struct track_result r[3][5];
+	int reps = 3;
+
+	printf("\n## KVM guest: %zu MiB, unthrottled random page writes, harvest every 100 ms, %.0f s x %d passes (medians)\n\n",
+	       o->mem_mib, o->run_for, reps);
+	for (int i = 0; i < reps; i++)
+		for (int how = 0; how < 3; how++)
+			track_run(o->mem_mib, o->run_for, how, &r[how][i]);
+	double base = 0;
+
+	printf("| guest memory | guest writes/s | of untracked | dirty pages/s | harvest ns/page |\n");
+	printf("|---|---|---|---|---|\n");
+	for (int how = 0; how < 3; how++) {
+		double w[5], d[5], h[5];
+
+		for (int i = 0; i < reps; i++) {
+			w[i] = r[how][i].writes_per_s;
+			d[i] = r[how][i].dirty_per_s;
+			h[i] = r[how][i].harvest_ns;
+		}
+		/* medians of three */
+		for (int a = 0; a < reps; a++)
+			for (int b = a + 1; b < reps; b++) {
+				double t;
+
+				if (w[b] < w[a]) { t = w[a]; w[a] = w[b]; w[b] = t; }
+				if (d[b] < d[a]) { t = d[a]; d[a] = d[b]; d[b] = t; }
+				if (h[b] < h[a]) { t = h[a]; h[a] = h[b]; h[b] = t; }
+			}
+		if (!how)
+			base = w[1];
+		printf("| %s | %.0f | %.2f | %.0f | %.0f |\n", names[how],
+		       w[1], w[1] / base, d[1], h[1]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -790,6 +918,8 @@ int main(int argc, char **argv)
 		return cmd_run(&o, &prm);
 	if (!strcmp(cmd, "incoming") && o.listen_port)
 		return cmd_incoming(&o);
+	if (!strcmp(cmd, "bench-track"))
+		return cmd_bench_track(&o);
 	fprintf(stderr, "usage: kmig-vmm run|incoming [options]\n");
 	return 2;
 }
