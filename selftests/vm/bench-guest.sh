@@ -12,4 +12,45 @@ if [ -c /dev/kvm ]; then
 else
 	echo "# no /dev/kvm: the KVM comparison is skipped"
 fi
+
+# Whole migrations between two hosts (namespaces and veth): kmig against
+# the baseline migrator (kmig-vmm --baseline: userfaultfd-wp and send()),
+# same guest, same cap, same limits, at three dirty rates.
+field() { # NAME FILE: a number from the JSON summary
+	sed -n "s/.*\"event\":\"summary\",\"role\":\"source\".*\"$1\":\([0-9.]*\).*/\1/p" "$2"
+}
+if [ -c /dev/kvm ] && cd /kselftest/kmig && . ./kmig_hosts.sh && hosts_up; then
+	lim="--downtime 50 --max-rounds 10 --policy force --bw 20000000"
+	echo
+	echo "## whole migration: 16 MiB guest, cap 20 MB/s, downtime limit 50 ms, at most 10 rounds then forced; medians of 3"
+	echo
+	echo "| writes/s | migrator | total ms | downtime ms | rounds | kmig total / this |"
+	echo "|---|---|---|---|---|---|"
+	for rate in 1000 10000 100000; do
+		for who in kmig baseline; do
+			opt=
+			[ $who = baseline ] && opt=--baseline
+			: > /tmp/bench.$who
+			for i in 1 2 3; do
+				on b timeout 120 kmig-vmm incoming --listen 7000 \
+					--run-for 1 $opt >/dev/null 2>&1 &
+				dst=$!
+				sleep 1
+				on a timeout 120 kmig-vmm run --mem 16 --rate $rate \
+					--after 1 --run-for 1 --json $lim $opt \
+					--migrate-to 10.77.0.2:7000 >/tmp/bench.one 2>&1 || rc=1
+				wait $dst
+				echo "$(field total_ms /tmp/bench.one) $(field downtime_ms /tmp/bench.one) $(field rounds /tmp/bench.one)" >> /tmp/bench.$who
+			done
+		done
+		kt=$(cut -d' ' -f1 /tmp/bench.kmig | sort -n | sed -n 2p)
+		for who in kmig baseline; do
+			t=$(cut -d' ' -f1 /tmp/bench.$who | sort -n | sed -n 2p)
+			d=$(cut -d' ' -f2 /tmp/bench.$who | sort -n | sed -n 2p)
+			r=$(cut -d' ' -f3 /tmp/bench.$who | sort -n | sed -n 2p)
+			echo "| $rate | $who | $t | $d | $r | $(awk "BEGIN { if ($t > 0) printf \"%.2f\", $kt / $t }") |"
+		done
+	done
+	hosts_down
+fi
 echo "# bench: exit $rc"

@@ -84,9 +84,11 @@ stage_vm_root() {
 		"$TOP"/userspace/build/static/kmig-vmm "$root/usr/bin/"
 	[ -x "$TOP"/userspace/build/static/kmig-bench ] &&
 		cp "$TOP"/userspace/build/static/kmig-bench "$root/usr/bin/"
-	cp "$TOP"/selftests/vm/demo-guest.sh "$root/demo/demo"
-	cp "$TOP"/selftests/vm/xvm-guest.sh "$root/demo/xvm"
-	cp "$TOP"/selftests/vm/bench-guest.sh "$root/demo/bench"
+	# selftests/vm/NAME-guest.sh is what /init runs in KMIG_MODE=NAME
+	for f in "$TOP"/selftests/vm/*-guest.sh; do
+		n=${f##*/}
+		cp "$f" "$root/demo/${n%-guest.sh}"
+	done
 	echo "$root"
 }
 

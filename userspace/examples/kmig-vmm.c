@@ -18,6 +18,10 @@
  *                [--proto-min N] [--proto-max N] [--checksum] [--json]
  *   kmig-vmm bench-track [--mem MIB] [--run-for SEC]
  *
+ * --baseline (run and incoming) migrates without kmig, for comparison:
+ * anonymous guest RAM, userfaultfd write-protect tracking and userspace
+ * send()/recv(), with the same convergence rule and limits.
+ *
  * bench-track (make bench) runs the same unthrottled guest three ways and
  * harvests its dirty pages every 100 ms: on kmig memory untracked, on kmig
  * memory with kmig's tracking, and on anonymous memory with KVM's own dirty
@@ -40,6 +44,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -54,6 +59,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,6 +135,7 @@ struct vm {
 	uint64_t dest_hash;	/* destination: hash received */
 	uint32_t crash_after;	/* testing: SIGKILL itself at this round */
 	bool dirty_log;		/* bench-track: anonymous RAM, KVM dirty log */
+	bool anon;		/* --baseline: populated anonymous RAM */
 };
 
 static uint64_t now_ns(void)
@@ -393,6 +400,10 @@ static void vm_create(struct vm *v, size_t ram_size)
 		v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		region.flags = KVM_MEM_LOG_DIRTY_PAGES;
+	} else if (v->anon) {
+		/* userfaultfd-wp cannot see the first touch of a page: populate */
+		v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	} else {
 		v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 			      MAP_SHARED, v->mem, 0);
@@ -593,7 +604,290 @@ struct opts {
 	const char *key;
 	bool json;
 	int listen_port;
+	bool baseline;
 };
+
+/*
+ * --baseline: the same guest migrated the way a VMM does without kmig.
+ * Guest RAM is anonymous memory; userfaultfd write-protect tracks the
+ * guest's writes (a handler thread records the page and lets the write
+ * go); pages are sent from userspace with send() and received with recv()
+ * straight into the destination's RAM. The pre-copy rule is libkmig's:
+ * switch over when the dirty pages at the measured bandwidth fit in the
+ * downtime limit, or after max_rounds (then forced). Each round takes the
+ * dirty set, write-protects those pages again, and only then sends them,
+ * so a write racing the send is caught in the next round.
+ *
+ * Its stream: "KBSL", the page count, then records {index, count} with
+ * count pages of data; index ~0 ends a round, ~1 carries the device
+ * state (count bytes), ~2 ends the stream. The destination answers one
+ * byte once its guest runs.
+ */
+#define BL_ROUND	(~0ULL)
+#define BL_STATE	(~1ULL)
+#define BL_END		(~2ULL)
+
+struct baseline {
+	struct vm *v;
+	int uffd;
+	size_t npages;
+	_Atomic uint64_t *dirty;	/* bitmap, set by the fault handler */
+	uint64_t faults;
+};
+
+static void *bl_fault_thread(void *arg)
+{
+	struct baseline *b = arg;
+	struct uffd_msg msg;
+
+	while (read(b->uffd, &msg, sizeof(msg)) == sizeof(msg)) {
+		uint64_t a = msg.arg.pagefault.address & ~4095ULL;
+		size_t pg = (a - (uintptr_t)b->v->ram) / 4096;
+		struct uffdio_writeprotect wp = {
+			.range = { a, 4096 }, .mode = 0,
+		};
+
+		if (msg.event != UFFD_EVENT_PAGEFAULT || pg >= b->npages)
+			continue;
+		/* record first, then let the write through */
+		atomic_fetch_or(&b->dirty[pg / 64], 1ULL << (pg % 64));
+		b->faults++;
+		if (ioctl(b->uffd, UFFDIO_WRITEPROTECT, &wp))
+			die("UFFDIO_WRITEPROTECT (resolve)", errno);
+	}
+	return NULL;
+}
+
+static void bl_track(struct baseline *b)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+	struct uffdio_register reg = {
+		.range = { (uintptr_t)b->v->ram, b->v->ram_size },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	pthread_t th;
+
+	b->npages = b->v->ram_size / 4096;
+	b->dirty = calloc(b->npages / 64 + 1, 8);
+	b->uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (!b->dirty || b->uffd < 0 || ioctl(b->uffd, UFFDIO_API, &api) ||
+	    ioctl(b->uffd, UFFDIO_REGISTER, &reg))
+		die("userfaultfd", errno);
+	if (pthread_create(&th, NULL, bl_fault_thread, b))
+		die("pthread_create", errno);
+	pthread_detach(th);
+	/* everything is dirty at the start */
+	for (size_t i = 0; i < b->npages; i++)
+		atomic_fetch_or(&b->dirty[i / 64], 1ULL << (i % 64));
+}
+
+static void bl_protect(struct baseline *b, size_t first, size_t n)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { (uintptr_t)b->v->ram + first * 4096, n * 4096 },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+
+	if (ioctl(b->uffd, UFFDIO_WRITEPROTECT, &wp))
+		die("UFFDIO_WRITEPROTECT", errno);
+}
+
+static int bl_send(int sock, const void *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(sock, p, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return -1;
+		p = (const char *)p + n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int bl_record(int sock, uint64_t index, uint64_t count)
+{
+	uint64_t h[2] = { index, count };
+
+	return bl_send(sock, h, sizeof(h));
+}
+
+static bool bl_zero(const uint8_t *p)
+{
+	for (int i = 0; i < 4096; i += 8)
+		if (*(const uint64_t *)(p + i))
+			return false;
+	return true;
+}
+
+/*
+ * One round: take the dirty set, protect it again, send it in runs.
+ * Returns bytes sent, or -1. The first round skips zero pages.
+ */
+static int64_t bl_round(struct baseline *b, int sock, bool first,
+			uint64_t bw_limit, uint64_t *pages)
+{
+	uint64_t t0 = now_ns();
+	int64_t bytes = 0;
+	size_t i = 0;
+
+	*pages = 0;
+	while (i < b->npages) {
+		uint64_t w = atomic_exchange(&b->dirty[i / 64], 0);
+		size_t base = i;
+
+		for (; w; w &= w - 1) {
+			size_t pg = base + __builtin_ctzll(w), n = 1;
+
+			if (pg >= b->npages)
+				break;
+			/* extend the run over the following bits of this word */
+			while ((w >> (pg - base + n)) & 1 && pg + n < b->npages &&
+			       (pg - base + n) < 64) {
+				w &= ~(1ULL << (pg - base + n));
+				n++;
+			}
+			bl_protect(b, pg, n);
+			for (size_t k = 0; k < n; k++) {
+				const uint8_t *p = b->v->ram + (pg + k) * 4096;
+
+				if (first && bl_zero(p))
+					continue;
+				if (bl_record(sock, pg + k, 1) ||
+				    bl_send(sock, p, 4096))
+					return -1;
+				bytes += 16 + 4096;
+				(*pages)++;
+			}
+			if (bw_limit) {
+				uint64_t due = t0 + bytes * 1000000000ULL / bw_limit;
+
+				if (due > now_ns())
+					usleep((due - now_ns()) / 1000);
+			}
+		}
+		i = base + 64;
+	}
+	if (bl_record(sock, BL_ROUND, 0))
+		return -1;
+	return bytes + 16;
+}
+
+static size_t bl_count(const struct baseline *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->npages / 64 + 1; i++)
+		n += __builtin_popcountll(atomic_load(&b->dirty[i]));
+	return n;
+}
+
+static int baseline_source(struct vm *v, struct opts *o,
+			   const struct kmig_migrate_params *prm)
+{
+	struct baseline b = { .v = v };
+	uint64_t t0 = now_ns(), tp, pages, total = 0, exp_ns = 0, bw = 0;
+	uint32_t rounds = 0, forced = 0, hdr[2] = { 0x4c53424b, 0 };
+	char state[1024], ack;
+	size_t len;
+	int64_t n;
+	int sock;
+
+	sock = connect_to(o->target);
+	if (sock < 0)
+		return -1;
+	bl_track(&b);
+	hdr[1] = b.npages;
+	if (bl_send(sock, hdr, sizeof(hdr)))
+		return -1;
+	for (;;) {
+		uint64_t r0 = now_ns();
+
+		n = bl_round(&b, sock, rounds == 0, prm->bw_limit, &pages);
+		if (n < 0)
+			return -1;
+		total += n;
+		rounds++;
+		bw = n * 1000000000ULL / (now_ns() - r0 + 1);
+		exp_ns = bw ? bl_count(&b) * 4112ULL * 1000000000ULL / bw : 0;
+		say(v, "baseline round %u: %llu pages, %.1f MB/s, %zu dirty, expected downtime %.1f ms",
+		    rounds, (unsigned long long)pages, bw / 1e6, bl_count(&b),
+		    exp_ns / 1e6);
+		if (exp_ns <= prm->downtime_ms * 1000000ULL)
+			break;
+		if (rounds >= prm->max_rounds) {
+			forced = 1;
+			break;
+		}
+	}
+	tp = now_ns();
+	vm_pause(v);
+	n = bl_round(&b, sock, false, 0, &pages);
+	if (n < 0 || vm_save(v, state, sizeof(state), &len) ||
+	    bl_record(sock, BL_STATE, len) || bl_send(sock, state, len) ||
+	    bl_record(sock, BL_END, 0) || recv(sock, &ack, 1, MSG_WAITALL) != 1) {
+		say(v, "baseline migration failed; the guest keeps running here");
+		vm_resume(v);
+		return -1;
+	}
+	total += n + len + 32;
+	rounds++;
+	if (v->json)
+		printf("{\"event\":\"summary\",\"role\":\"source\",\"status\":0,\"migrator\":\"baseline\",\"rounds\":%u,\"forced\":%u,\"bytes\":%llu,\"faults\":%llu,\"total_ms\":%.1f,\"expected_downtime_ms\":%.1f,\"downtime_ms\":%.1f}\n",
+		       rounds, forced, (unsigned long long)total,
+		       (unsigned long long)b.faults, (now_ns() - t0) / 1e6,
+		       exp_ns / 1e6, (now_ns() - tp) / 1e6);
+	else
+		printf("\n%s: baseline migration complete\n  rounds: %u%s\n  bytes on the wire: %llu\n  tracked write faults: %llu\n  total time: %.1f ms\n  actual downtime: %.1f ms\n",
+		       v->name, rounds, forced ? " (forced)" : "",
+		       (unsigned long long)total, (unsigned long long)b.faults,
+		       (now_ns() - t0) / 1e6, (now_ns() - tp) / 1e6);
+	close(sock);
+	return 0;
+}
+
+static int bl_recv(int sock, void *p, size_t len)
+{
+	return recv(sock, p, len, MSG_WAITALL) == (ssize_t)len ? 0 : -1;
+}
+
+static int baseline_destination(struct opts *o, int sock)
+{
+	struct vm v = { .name = "host-b", .json = o->json, .anon = true };
+	uint32_t hdr[2];
+	uint64_t rec[2];
+	char state[1024];
+
+	if (bl_recv(sock, hdr, sizeof(hdr)) || hdr[0] != 0x4c53424b)
+		return 1;
+	vm_create(&v, (size_t)hdr[1] * 4096);
+	for (;;) {
+		if (bl_recv(sock, rec, sizeof(rec)))
+			goto incomplete;
+		if (rec[0] == BL_ROUND)
+			continue;
+		if (rec[0] == BL_END)
+			break;
+		if (rec[0] == BL_STATE) {
+			if (rec[1] > sizeof(state) || bl_recv(sock, state, rec[1]) ||
+			    vm_load(&v, state, rec[1]))
+				goto incomplete;
+			continue;
+		}
+		if (rec[0] >= hdr[1] || rec[1] > hdr[1] - rec[0] ||
+		    bl_recv(sock, v.ram + rec[0] * 4096, rec[1] * 4096))
+			goto incomplete;
+	}
+	vm_resume(&v);
+	if (send(sock, "k", 1, MSG_NOSIGNAL) != 1)
+		return 1;
+	say(&v, "baseline migration received; the guest runs here");
+	return watch(&v, o->run_for) ? 1 : 0;
+incomplete:
+	say(&v, "incomplete baseline stream, the guest is discarded");
+	return 1;
+}
 
 /* One attempt: connect, handshake, migrate. 0 once the guest moved. */
 static int migrate_once(struct vm *v, struct opts *o,
@@ -642,6 +936,7 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 
 	v.rate = o->rate;
 	v.batch = o->rate && o->rate < 1000 ? 1 : 64;
+	v.anon = o->baseline;
 	vm_create(&v, o->mem_mib << 20);
 	vm_boot(&v, v.batch);
 	memset(v.ram + 2 * 4096, 0, 4096);	/* touch a little: the rest stays zero */
@@ -653,6 +948,12 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 		return 1;
 	if (!o->target)
 		return 0;
+	if (o->baseline) {
+		if (!baseline_source(&v, o, prm))
+			return 0;
+		watch(&v, o->run_for ? o->run_for : 1);
+		return 1;
+	}
 
 	build_offer(&v, &offer, o->proto_min, o->proto_max, true);
 	if (load_key(o->key, &key))
@@ -710,6 +1011,8 @@ static int cmd_incoming(struct opts *o)
 	sock = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	if (sock < 0)
 		die("accept", errno);
+	if (o->baseline)
+		return baseline_destination(o, sock);
 	ret = kmig_handshake_destination(sock, &offer, &hs_opts, &hs);
 	if (ret) {
 		say(&v, "handshake refused: %s", hs.message);
@@ -868,6 +1171,7 @@ int main(int argc, char **argv)
 		{ "crash-after-round", required_argument, NULL, 'X' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "baseline", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .mem_mib = 16, .rate = 2000, .after = 2, .run_for = 2 };
@@ -906,6 +1210,7 @@ int main(int argc, char **argv)
 		case 'X': crash_after = strtoul(optarg, NULL, 0); break;
 		case 'l': o.listen_port = atoi(optarg); break;
 		case 'j': o.json = true; break;
+		case 'B': o.baseline = true; break;
 		default: return 2;
 		}
 	}
