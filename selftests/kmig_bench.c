@@ -13,12 +13,18 @@
  *   harvest   time to harvest D dirty pages out of memories of growing size.
  *   zero      bytes on the wire / non-zero bytes, 0%, 50%, 90% zero.
  *
- * usage: kmig_bench [-r REPS] [-m MIB] [stream|track|harvest|zero ...]
+ * usage: kmig_bench [-r REPS] [-m MIB] [-n NETNS_A:NETNS_B]
+ *                   [stream|track|harvest|zero ...]
+ *
+ * -n also streams over veth between two network namespaces (paths of
+ * their /proc/PID/ns/net; host a is 10.77.0.1, host b 10.77.0.2, as
+ * kmig_hosts.sh makes them): the sender in a, the sink in b.
  */
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -33,6 +39,8 @@
 #endif
 
 static int reps = 5;
+static int veth_listener = -1;	/* in host b's namespace, with -n */
+static const char *link_name = "loopback";
 static long mib = 32;
 static long ps;
 
@@ -108,6 +116,58 @@ static void *sink_thread(void *arg)
 struct run {
 	long first, n;
 };
+
+static void *listen_in_b(void *path)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_port = htons(7900) };
+	int ns = open(path, O_RDONLY);
+
+	/* namespaces are per thread: only this one moves to host b */
+	if (ns < 0 || setns(ns, CLONE_NEWNET))
+		die("setns into host b");
+	inet_pton(AF_INET, "10.77.0.2", &addr.sin_addr);
+	veth_listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (bind(veth_listener, (void *)&addr, sizeof(addr)) ||
+	    listen(veth_listener, 4))
+		die("listen in host b");
+	close(ns);
+	return NULL;
+}
+
+/* -n A:B: this process goes to host a; a listener waits in host b. */
+static void veth_setup(char *spec)
+{
+	char *b = strchr(spec, ':');
+	pthread_t th;
+	int ns;
+
+	if (!b)
+		die("-n NETNS_A:NETNS_B");
+	*b++ = 0;
+	pthread_create(&th, NULL, listen_in_b, b);
+	pthread_join(th, NULL);
+	ns = open(spec, O_RDONLY);
+	if (ns < 0 || setns(ns, CLONE_NEWNET))
+		die("setns into host a");
+	close(ns);
+}
+
+/* A connected pair over the current link: loopback, or a -> b over veth. */
+static int link_pair(int *a, int *b)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+				    .sin_port = htons(7900) };
+
+	if (veth_listener < 0 || strcmp(link_name, "veth"))
+		return tcp_pair(a, b);
+	inet_pton(AF_INET, "10.77.0.2", &addr.sin_addr);
+	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*a < 0 || connect(*a, (void *)&addr, sizeof(addr)))
+		return -1;
+	*b = accept4(veth_listener, NULL, NULL, SOCK_CLOEXEC);
+	return *b < 0 ? -1 : 0;
+}
 
 /* The dirty set as runs: everything, or a random 10% of pages. */
 static int make_runs(struct run *runs, long npages, bool sparse)
@@ -189,7 +249,7 @@ static void stream_pass(int dev, int mem, unsigned char *map, long npages,
 
 	for (int i = 0; i < nr; i++)
 		payload += runs[i].n * ps;
-	if (tcp_pair(&a, &b))
+	if (link_pair(&a, &b))
 		die("tcp pair");
 	sink.fd = b;
 	pthread_create(&th, NULL, sink_thread, &sink);
@@ -270,8 +330,8 @@ static void bench_stream(int dev)
 	for (long i = 0; i < npages * ps; i += 8)
 		*(unsigned long *)(map + i) = rand_r(&seed) | 1;
 
-	printf("\n## stream: %ld MiB over loopback TCP, %d passes each (MB/s min/median/max; sender CPU s/GiB median)\n\n",
-	       mib, reps);
+	printf("\n## stream: %ld MiB over %s TCP, %d passes each (MB/s min/median/max; sender CPU s/GiB median)\n\n",
+	       mib, link_name, reps);
 	printf("| pattern | sender | MB/s min | median | max | CPU s/GiB | kmig ratio (median MB/s) |\n");
 	printf("|---|---|---|---|---|---|---|\n");
 	for (int sparse = 0; sparse < 2; sparse++) {
@@ -551,14 +611,17 @@ static void bench_zero(int dev)
 int main(int argc, char **argv)
 {
 	struct kmig_info info;
+	char *netns = NULL;
 	int dev, opt;
 	bool all;
 
-	while ((opt = getopt(argc, argv, "r:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:m:n:")) != -1) {
 		if (opt == 'r')
 			reps = atoi(optarg);
 		else if (opt == 'm')
 			mib = atol(optarg);
+		else if (opt == 'n')
+			netns = optarg;
 		else
 			return 2;
 	}
@@ -566,6 +629,8 @@ int main(int argc, char **argv)
 		return 2;
 	ps = page_size();
 	signal(SIGPIPE, SIG_IGN);
+	if (netns)
+		veth_setup(netns);
 	dev = open(KMIG_DEV, O_RDWR);
 	if (dev < 0 || kmig_get_info(dev, &info))
 		die(KMIG_DEV);
@@ -577,8 +642,14 @@ int main(int argc, char **argv)
 	for (int i = optind; i <= argc; i++) {
 		const char *what = i < argc ? argv[i] : "";
 
-		if (all || !strcmp(what, "stream"))
+		if (all || !strcmp(what, "stream")) {
+			link_name = "loopback";
 			bench_stream(dev);
+			if (netns) {
+				link_name = "veth";
+				bench_stream(dev);
+			}
+		}
 		if (all || !strcmp(what, "track"))
 			bench_track(dev);
 		if (all || !strcmp(what, "harvest"))

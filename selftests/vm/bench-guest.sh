@@ -3,9 +3,15 @@
 #
 # make bench, inside the test VM: kmig_bench's tables (KMIG_BENCH_ARGS).
 echo "# kmig bench: kernel $(uname -r), $(nproc) cpus under QEMU TCG"
-echo "# command: kmig_bench ${KMIG_BENCH_ARGS:--r 5}"
-/kselftest/kmig/kmig_bench ${KMIG_BENCH_ARGS:--r 5}
+cd /kselftest/kmig && . ./kmig_hosts.sh
+# two hosts (namespaces and veth) for the veth stream and the migrations
+hosts_up && netns="-n /proc/$HOST_A/ns/net:/proc/$HOST_B/ns/net"
+echo "# command: kmig_bench $netns ${KMIG_BENCH_ARGS:--r 5}"
+./kmig_bench ${netns:-} ${KMIG_BENCH_ARGS:--r 5}
 rc=$?
+# With KMIG_BENCH_ARGS (make bench BENCH_ARGS=...), only kmig_bench runs.
+[ -n "${KMIG_BENCH_ARGS:-}" ] && { echo "# bench: exit $rc"; exit 0; }
+
 # Tracking a real KVM guest: kmig against KVM's own dirty log.
 if [ -c /dev/kvm ]; then
 	kmig-vmm bench-track --mem 16 --run-for 2 || rc=1
@@ -14,12 +20,12 @@ else
 fi
 
 # Whole migrations between two hosts (namespaces and veth): kmig against
-# the baseline migrator (kmig-vmm --baseline: userfaultfd-wp and send()),
+# the baseline migrator (kmig-vmm --baseline: KVM dirty log and send()),
 # same guest, same cap, same limits, at three dirty rates.
 field() { # NAME FILE: a number from the JSON summary
 	sed -n "s/.*\"event\":\"summary\",\"role\":\"source\".*\"$1\":\([0-9.]*\).*/\1/p" "$2"
 }
-if [ -c /dev/kvm ] && cd /kselftest/kmig && . ./kmig_hosts.sh && hosts_up; then
+if [ -c /dev/kvm ] && [ -n "$netns" ]; then
 	lim="--downtime 50 --max-rounds 10 --policy force --bw 20000000"
 	echo
 	echo "## whole migration: 16 MiB guest, cap 20 MB/s, downtime limit 50 ms, at most 10 rounds then forced; medians of 3"
@@ -32,14 +38,15 @@ if [ -c /dev/kvm ] && cd /kselftest/kmig && . ./kmig_hosts.sh && hosts_up; then
 			[ $who = baseline ] && opt=--baseline
 			: > /tmp/bench.$who
 			for i in 1 2 3; do
-				on b timeout 120 kmig-vmm incoming --listen 7000 \
-					--run-for 1 $opt >/dev/null 2>&1 &
+				on b timeout 60 kmig-vmm incoming --listen 7000 \
+					--run-for 1 $opt >/tmp/bench.dst 2>&1 &
 				dst=$!
-				sleep 1
-				on a timeout 120 kmig-vmm run --mem 16 --rate $rate \
+				sleep 2
+				on a timeout 60 kmig-vmm run --mem 16 --rate $rate \
 					--after 1 --run-for 1 --json $lim $opt \
 					--migrate-to 10.77.0.2:7000 >/tmp/bench.one 2>&1 || rc=1
 				wait $dst
+				grep '"summary"' /tmp/bench.one | sed "s/^/# $who $rate: /"
 				echo "$(field total_ms /tmp/bench.one) $(field downtime_ms /tmp/bench.one) $(field rounds /tmp/bench.one)" >> /tmp/bench.$who
 			done
 		done

@@ -907,8 +907,9 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 	vm_boot(&v, v.batch);
 	memset(v.ram + 2 * 4096, 0, 4096);	/* touch a little: the rest stays zero */
 	vcpu_start(&v);
-	say(&v, "guest started: %zu MiB of kmig memory, %llu page writes/s",
-	    o->mem_mib, (unsigned long long)o->rate);
+	say(&v, "guest started: %zu MiB of %s memory, %llu page writes/s",
+	    o->mem_mib, o->baseline ? "anonymous" : "kmig",
+	    (unsigned long long)o->rate);
 	fflush(stdout);
 	if (watch(&v, o->after))
 		return 1;
