@@ -210,12 +210,44 @@ static long migrate(FIXTURE_DATA(abuse) *self, int dst)
 	return ret ? ret : job.ret;
 }
 
+/*
+ * After a failed attempt: restart tracking with every page dirty, migrate
+ * to a fresh memory object and compare it with the source. 0 if it moved
+ * byte for byte; else a negative errno, or 1 if the contents differ.
+ */
+static long remigrate(FIXTURE_DATA(abuse) *self)
+{
+	unsigned char *dmap;
+	long ret;
+	int dst;
+
+	if (kmig_track(self->mem, KMIG_MEM_TRACK_STOP, 0) ||
+	    kmig_track(self->mem, KMIG_MEM_TRACK_START, KMIG_TRACK_ALL_DIRTY))
+		return -errno;
+	dst = kmig_mem_create(self->dev, NPAGES * self->ps);
+	if (dst < 0)
+		return dst;
+	ret = migrate(self, dst);
+	if (!ret) {
+		dmap = mmap(NULL, NPAGES * self->ps, PROT_READ, MAP_SHARED,
+			    dst, 0);
+		if (dmap == MAP_FAILED) {
+			ret = -errno;
+		} else {
+			ret = memcmp(self->map, dmap, NPAGES * self->ps) != 0;
+			munmap(dmap, NPAGES * self->ps);
+		}
+	}
+	close(dst);
+	return ret;
+}
+
 /* The destination resets the connection mid-stream. */
 TEST_F_TIMEOUT(abuse, peer_resets_during_send, 120)
 {
 	struct kmig_session_stats st;
-	int sv[2], sfd, dst;
-	unsigned char buf[65536], *dmap;
+	int sv[2], sfd;
+	unsigned char buf[65536];
 	long got = 0, ret;
 
 	ASSERT_EQ(0, kmig_track(self->mem, KMIG_MEM_TRACK_START,
@@ -252,17 +284,7 @@ TEST_F_TIMEOUT(abuse, peer_resets_during_send, 120)
 	close(sv[0]);
 
 	/* the source is intact: a second attempt moves everything */
-	ASSERT_EQ(0, kmig_track(self->mem, KMIG_MEM_TRACK_STOP, 0));
-	ASSERT_EQ(0, kmig_track(self->mem, KMIG_MEM_TRACK_START,
-				KMIG_TRACK_ALL_DIRTY));
-	dst = kmig_mem_create(self->dev, NPAGES * self->ps);
-	ASSERT_LE(0, dst);
-	ASSERT_EQ(0, migrate(self, dst));
-	dmap = mmap(NULL, NPAGES * self->ps, PROT_READ, MAP_SHARED, dst, 0);
-	ASSERT_NE(MAP_FAILED, dmap);
-	EXPECT_EQ(0, memcmp(self->map, dmap, NPAGES * self->ps));
-	munmap(dmap, NPAGES * self->ps);
-	close(dst);
+	ASSERT_EQ(0, remigrate(self));
 }
 
 /* The source resets the connection while the destination receives. */
@@ -333,7 +355,6 @@ TEST_F_TIMEOUT(abuse, sigkill_at_random_points, 300)
 		int sv[2], dst, status;
 		bool kill_source = rand_r(&seed) & 1;
 		useconds_t when = rand_r(&seed) % 30000;
-		unsigned char *dmap;
 		pid_t src, rcv;
 
 		dst = kmig_mem_create(self->dev, NPAGES * self->ps);
@@ -379,18 +400,7 @@ TEST_F_TIMEOUT(abuse, sigkill_at_random_points, 300)
 		close(dst);
 
 		/* the source memory: intact, tracking, migratable */
-		ASSERT_EQ(0, kmig_track(self->mem, KMIG_MEM_TRACK_STOP, 0));
-		ASSERT_EQ(0, kmig_track(self->mem, KMIG_MEM_TRACK_START,
-					KMIG_TRACK_ALL_DIRTY));
-		dst = kmig_mem_create(self->dev, NPAGES * self->ps);
-		ASSERT_LE(0, dst);
-		ASSERT_EQ(0, migrate(self, dst));
-		dmap = mmap(NULL, NPAGES * self->ps, PROT_READ, MAP_SHARED,
-			    dst, 0);
-		ASSERT_NE(MAP_FAILED, dmap);
-		ASSERT_EQ(0, memcmp(self->map, dmap, NPAGES * self->ps));
-		munmap(dmap, NPAGES * self->ps);
-		close(dst);
+		ASSERT_EQ(0, remigrate(self));
 		/* the next round starts dirty again */
 		ASSERT_EQ(0, kmig_track(self->mem, KMIG_MEM_TRACK_STOP, 0));
 		ASSERT_EQ(0, kmig_track(self->mem, KMIG_MEM_TRACK_START,

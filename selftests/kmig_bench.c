@@ -83,18 +83,6 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int write_str_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
 /* ---- stream ---- */
 
 struct sink {
@@ -460,7 +448,7 @@ static void track_softdirty(long n, double *w_ns, double *r_ns)
 
 	for (long i = 0; i < n; i++)
 		p[i * ps] = 1;
-	if (pm < 0 || write_str_file("/proc/self/clear_refs", "4"))
+	if (pm < 0 || kmig_write_file("/proc/self/clear_refs", "4"))
 		die("soft-dirty");
 	t = now();
 	for (long i = 0; i < n; i++)
@@ -472,7 +460,7 @@ static void track_softdirty(long n, double *w_ns, double *r_ns)
 		die("pagemap");
 	for (long i = 0; i < n; i++)
 		dirty += (ent[i] >> 55) & 1;
-	write_str_file("/proc/self/clear_refs", "4");
+	kmig_write_file("/proc/self/clear_refs", "4");
 	*r_ns = (now() - t) * 1e9 / n;
 	if (dirty != n)
 		fprintf(stderr, "soft-dirty saw %ld of %ld\n", dirty, n);

@@ -64,19 +64,6 @@ static int fail(const char *what, long got)
 	return -1;
 }
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /*
  * failslab and fail_page_alloc, quiet, reaching GFP_KERNEL and highmem
  * allocations of any order, never firing by probability: only fail-nth.
@@ -104,7 +91,7 @@ static int fi_configure(void)
 		if (strstr(attrs[i][0], "verbose") && getenv("KMIG_FAULT_VERBOSE"))
 			val = getenv("KMIG_FAULT_VERBOSE");
 		snprintf(path, sizeof(path), DEBUGFS "%s", attrs[i][0]);
-		ret = write_str(path, val);
+		ret = kmig_write_file(path, val);
 		if (ret)
 			return ret;
 	}

@@ -409,18 +409,6 @@ static long cgroup_read_long(const char *path)
 	return n > 0 ? atol(buf) : -1;
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	int ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, s, strlen(s)) < 0 ? -1 : 0;
-	close(fd);
-	return ret;
-}
-
 /* Pages are charged to the memory cgroup of the process that faults them. */
 TEST_F(mem, pages_charged_to_memcg)
 {
@@ -431,7 +419,7 @@ TEST_F(mem, pages_charged_to_memcg)
 
 	if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK))
 		SKIP(return, "cgroup2 is not mounted at /sys/fs/cgroup");
-	write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	kmig_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	mkdir(cg, 0755);
 	ASSERT_EQ(0, access("/sys/fs/cgroup/kmig-memcg-test/memory.current",
 			    R_OK));
@@ -444,7 +432,7 @@ TEST_F(mem, pages_charged_to_memcg)
 		char *p;
 
 		snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-		if (write_str("/sys/fs/cgroup/kmig-memcg-test/cgroup.procs",
+		if (kmig_write_file("/sys/fs/cgroup/kmig-memcg-test/cgroup.procs",
 			      pidbuf))
 			_exit(2);
 		fd = kmig_mem_create(self->dev, n * page_size());

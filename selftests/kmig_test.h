@@ -104,13 +104,11 @@ static inline void set_bit64(__u64 *map, unsigned long bit)
 #define SETUP_SKIP(fmt, ...) \
 	SKIP(longjmp(_metadata->env, 1), fmt, ##__VA_ARGS__)
 
-/* Module parameters, as strings. Return 0 or -errno. */
-static inline int kmig_param_write(const char *name, const char *val)
+/* Write a string to a sysfs, debugfs or proc file. Returns 0 or -errno. */
+static inline int kmig_write_file(const char *path, const char *val)
 {
-	char path[256];
 	int fd, ret = 0;
 
-	snprintf(path, sizeof(path), KMIG_PARAM_DIR "%s", name);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -errno;
@@ -118,6 +116,15 @@ static inline int kmig_param_write(const char *name, const char *val)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+/* Module parameters, as strings. Return 0 or -errno. */
+static inline int kmig_param_write(const char *name, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), KMIG_PARAM_DIR "%s", name);
+	return kmig_write_file(path, val);
 }
 
 static inline int kmig_param_read(const char *name, char *buf, size_t len)
