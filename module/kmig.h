@@ -18,10 +18,15 @@
 /* Largest argument struct the kernel reads; larger ones are -E2BIG. */
 #define KMIG_ARG_SIZE_MAX	4096
 
+/* rearm_gap: default and largest value, in pages */
+#define KMIG_REARM_GAP_DEFAULT	16
+#define KMIG_REARM_GAP_MAX	256	/* as in rearm_gap's description */
+
 /* main.c: module parameters, read with these accessors. */
 u32 kmig_proto_min(void);
 u32 kmig_proto_max(void);
 u64 kmig_max_mem_size(void);
+unsigned int kmig_rearm_gap(void);
 bool kmig_debug_no_rearm(void);
 bool kmig_force_unmap_rearm(void);
 

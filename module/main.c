@@ -76,6 +76,43 @@ u64 kmig_max_mem_size(void)
 }
 
 /*
+ * Re-arming write-protects the harvested pages of a batch with one call per
+ * stretch whose gaps are at most rearm_gap clean pages. Each call costs a
+ * TLB flush and an MMU notifier invalidation (KVM drops its mappings of the
+ * whole stretch), which is dearer than protecting a few clean pages; too
+ * wide a stretch makes the guest fault its clean pages back into KVM.
+ * Documentation/admin-guide.rst has the measurements behind the default.
+ */
+static unsigned int rearm_gap = KMIG_REARM_GAP_DEFAULT;
+
+static int rearm_gap_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int v;
+	int ret;
+
+	ret = kstrtouint(val, 0, &v);
+	if (ret)
+		return ret;
+	if (v > KMIG_REARM_GAP_MAX)
+		return -EINVAL;
+	WRITE_ONCE(rearm_gap, v);
+	return 0;
+}
+
+static const struct kernel_param_ops rearm_gap_ops = {
+	.set = rearm_gap_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(rearm_gap, &rearm_gap_ops, &rearm_gap, 0644);
+MODULE_PARM_DESC(rearm_gap, "Clean pages one re-arm call may span (0..256)");
+
+unsigned int kmig_rearm_gap(void)
+{
+	return READ_ONCE(rearm_gap);
+}
+
+/*
  * Test hooks. debug_no_rearm makes harvests skip write protection, so that
  * the test suite can show that its exactness tests catch lost writes.
  * force_unmap_rearm selects the fallback re-arm on kernels that have the

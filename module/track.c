@@ -46,7 +46,7 @@ static void kmig_mem_rearm_batch(struct kmig_mem *mem, struct kmig_batch *b,
 				 bool clear, bool wp)
 {
 	int method = kmig_mem_rearm_method();
-	unsigned int i, run, locked = 0;
+	unsigned int i, end, locked = 0;
 
 	lockdep_assert_held(&mem->lock);
 
@@ -71,13 +71,22 @@ static void kmig_mem_rearm_batch(struct kmig_mem *mem, struct kmig_batch *b,
 			if (b->page[i])
 				kmig_dirty_clear(&mem->dirty, b->index[i]);
 
-	/* Unpopulated indices are mapped nowhere: runs may span them. */
+	/*
+	 * One call per stretch of the batch with gaps of at most rearm_gap
+	 * pages (see main.c). Unpopulated indices are mapped nowhere, and
+	 * protecting an unlocked page in a gap loses nothing: a write that
+	 * made it writable set its bit first (page_mkwrite), and the bit
+	 * stays set until a harvest locks, clears and protects that page.
+	 */
 	if (wp && locked) {
-		for (i = 0; i < b->n; i += run) {
-			for (run = 1; i + run < b->n; run++)
-				if (b->index[i + run] != b->index[i] + run)
+		unsigned long gap = kmig_rearm_gap();
+
+		for (i = 0; i < b->n; i = end) {
+			for (end = i + 1; end < b->n; end++)
+				if (b->index[end] - b->index[end - 1] > gap + 1)
 					break;
-			kmig_mem_wp_run(mem, method, b->index[i], run);
+			kmig_mem_wp_run(mem, method, b->index[i],
+					b->index[end - 1] - b->index[i] + 1);
 		}
 		atomic64_add(locked, &mem->rearmed);
 	}

@@ -21,10 +21,13 @@ FIXTURE(dirty) {
 	unsigned char *p;
 	__u64 map[NPAGES / 64];
 	char saved_force[8];
+	char saved_gap[32];
 };
 
+/* gap: the rearm_gap module parameter, or NULL for the default */
 FIXTURE_VARIANT(dirty) {
 	int rearm;
+	const char *gap;
 };
 
 FIXTURE_VARIANT_ADD(dirty, wp) {
@@ -33,6 +36,21 @@ FIXTURE_VARIANT_ADD(dirty, wp) {
 
 FIXTURE_VARIANT_ADD(dirty, unmap) {
 	.rearm = KMIG_REARM_UNMAP,
+};
+
+FIXTURE_VARIANT_ADD(dirty, wp_gap0) {
+	.rearm = KMIG_REARM_WP,
+	.gap = "0",
+};
+
+FIXTURE_VARIANT_ADD(dirty, wp_gap256) {
+	.rearm = KMIG_REARM_WP,
+	.gap = "256",
+};
+
+FIXTURE_VARIANT_ADD(dirty, unmap_gap256) {
+	.rearm = KMIG_REARM_UNMAP,
+	.gap = "256",
 };
 
 FIXTURE_SETUP(dirty)
@@ -48,11 +66,15 @@ FIXTURE_SETUP(dirty)
 	ASSERT_EQ(0, kmig_get_info(self->dev, &info));
 	ASSERT_EQ(0, kmig_param_read("force_unmap_rearm", self->saved_force,
 				     sizeof(self->saved_force)));
+	ASSERT_EQ(0, kmig_param_read("rearm_gap", self->saved_gap,
+				     sizeof(self->saved_gap)));
 	if (variant->rearm == KMIG_REARM_WP &&
 	    !(info.features & KMIG_FEAT_WP_HELPERS))
 		SETUP_SKIP("kernel lacks CONFIG_MAPPING_DIRTY_HELPERS (wp_shared_mapping_range not exported)");
 	ASSERT_EQ(0, kmig_param_write("force_unmap_rearm",
 				      variant->rearm == KMIG_REARM_UNMAP ? "Y" : "N"));
+	if (variant->gap)
+		ASSERT_EQ(0, kmig_param_write("rearm_gap", variant->gap));
 
 	self->fd = kmig_mem_create(self->dev, NPAGES * self->ps);
 	ASSERT_LE(0, self->fd);
@@ -70,6 +92,7 @@ FIXTURE_TEARDOWN(dirty)
 	if (self->fd >= 0)
 		close(self->fd);
 	kmig_param_write("force_unmap_rearm", self->saved_force);
+	kmig_param_write("rearm_gap", self->saved_gap);
 	close(self->dev);
 }
 

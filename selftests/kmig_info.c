@@ -223,6 +223,7 @@ FIXTURE(param) {
 	int fd;
 	char saved[32];
 	char saved_min[32];
+	char saved_gap[32];
 };
 
 FIXTURE_SETUP(param)
@@ -233,13 +234,31 @@ FIXTURE_SETUP(param)
 				     sizeof(self->saved)));
 	ASSERT_EQ(0, kmig_param_read("proto_min", self->saved_min,
 				     sizeof(self->saved_min)));
+	ASSERT_EQ(0, kmig_param_read("rearm_gap", self->saved_gap,
+				     sizeof(self->saved_gap)));
 }
 
 FIXTURE_TEARDOWN(param)
 {
 	kmig_param_write("proto_min", self->saved_min);
 	kmig_param_write("proto_max", self->saved);
+	kmig_param_write("rearm_gap", self->saved_gap);
 	close(self->fd);
+}
+
+TEST_F(param, rearm_gap_range)
+{
+	char now[32];
+
+	EXPECT_STREQ("16", self->saved_gap);
+	ASSERT_EQ(0, kmig_param_write("rearm_gap", "0"));
+	ASSERT_EQ(0, kmig_param_write("rearm_gap", "256"));
+	EXPECT_EQ(-EINVAL, kmig_param_write("rearm_gap", "257"));
+	EXPECT_EQ(-EINVAL, kmig_param_write("rearm_gap", "-1"));
+	EXPECT_EQ(-EINVAL, kmig_param_write("rearm_gap", "wide"));
+	EXPECT_EQ(-ERANGE, kmig_param_write("rearm_gap", "99999999999"));
+	ASSERT_EQ(0, kmig_param_read("rearm_gap", now, sizeof(now)));
+	EXPECT_STREQ("256", now);
 }
 
 TEST_F(param, proto_max_lowers_window)
