@@ -15,6 +15,7 @@
  * checksum and the transmission.
  */
 #include <linux/highmem.h>
+#include <linux/hrtimer.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -370,10 +371,15 @@ static void kmig_tx_end_round(struct kmig_session *s, bool final,
 		s->state = KMIG_STATE_FINAL;
 }
 
-/* Sleep as long as this call is ahead of bw_limit. */
+/*
+ * Sleep as long as this call is ahead of bw_limit, on a high-resolution
+ * timer: a jiffy-rounded sleep overshot by up to a tick at the end of every
+ * capped round, which added up to tens of milliseconds over a migration.
+ */
 static int kmig_tx_throttle(u64 bw_limit, u64 bytes, u64 t0)
 {
 	u64 due_us, now_us;
+	ktime_t delay;
 
 	if (!bw_limit)
 		return 0;
@@ -382,7 +388,10 @@ static int kmig_tx_throttle(u64 bw_limit, u64 bytes, u64 t0)
 	now_us = div64_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
 	if (due_us <= now_us)
 		return 0;
-	if (schedule_timeout_interruptible(usecs_to_jiffies(due_us - now_us)))
+	delay = ns_to_ktime((due_us - now_us) * NSEC_PER_USEC);
+	set_current_state(TASK_INTERRUPTIBLE);
+	schedule_hrtimeout_range(&delay, 50 * NSEC_PER_USEC, HRTIMER_MODE_REL);
+	if (signal_pending(current))
 		return -ERESTARTSYS;
 	return 0;
 }
