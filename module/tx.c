@@ -5,10 +5,11 @@
  * A round harvests a batch of dirty pages of one region, which re-arms them
  * (write-protects them under their page locks) before anything is sent; then
  * it cuts the batch into runs of contiguous pages, one record per run, and
- * sends each data run with one page send per page, straight from the guest
- * page. A write after the re-arm marks the page dirty again, so it is sent
- * again later in the same ordered stream, and the final round runs with the
- * guest paused. No page, bitmap or mmap lock is held while the socket blocks.
+ * sends each data run zero-copy, straight from the guest pages, in one call
+ * (kmig_compat_send_pages(): one socket lock per run where TCP allows). A
+ * write after the re-arm marks the page dirty again, so it is sent again
+ * later in the same ordered stream, and the final round runs with the guest
+ * paused. No page, bitmap or mmap lock is held while the socket blocks.
  *
  * With KMIG_CAP_CHECKSUM a record's payload is first copied, and the checksum
  * covers the copy that is sent: a zero-copy page could change between the
@@ -89,20 +90,17 @@ static int kmig_tx_flush(struct kmig_session *s)
 	if (ret)
 		return ret;
 	while (tx->page_i < tx->nr_pages) {
-		bool more = tx->page_i + 1 < tx->nr_pages || tx->trailer_len;
-		int flags = MSG_NOSIGNAL | (more ? KMIG_SEND_MORE : 0);
+		int flags = MSG_NOSIGNAL | (tx->trailer_len ? KMIG_SEND_MORE : 0);
 
 		off = tx->page_off;
-		ret = kmig_compat_sendpage(s->sock, tx->pages[tx->page_i], off,
-					   PAGE_SIZE - off, flags);
+		ret = kmig_compat_send_pages(s->sock, tx->pages + tx->page_i,
+					     tx->nr_pages - tx->page_i,
+					     tx->page_off, flags);
 		ret = kmig_tx_sent(s, ret, &off);
-		tx->page_off = off;
+		tx->page_i += off / PAGE_SIZE;
+		tx->page_off = off % PAGE_SIZE;
 		if (ret)
 			return ret;
-		if (tx->page_off == PAGE_SIZE) {
-			tx->page_i++;
-			tx->page_off = 0;
-		}
 	}
 	ret = kmig_tx_send_rest(s, tx->buf, tx->buf_len, &tx->buf_off,
 				tx->trailer_len);

@@ -12,6 +12,7 @@
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
+#include <net/sock.h>
 #include "kmig_probes.h"
 
 #ifndef KMIG_HAVE_VM_FLAGS_SET
@@ -48,6 +49,10 @@ static inline void kmig_compat_wp_range(struct address_space *mapping,
 }
 #endif
 
+#ifndef MSG_SENDPAGE_NOTLAST
+#define MSG_SENDPAGE_NOTLAST	0
+#endif
+
 /*
  * Zero-copy send of part of a page. kernel_sendpage() while it exists; once
  * sendpage is gone (6.5), MSG_SPLICE_PAGES with a bvec iterator. Debian's 6.1
@@ -82,8 +87,83 @@ static inline int kmig_compat_sendpage(struct socket *sock, struct page *page,
 #endif
 }
 
-#ifndef MSG_SENDPAGE_NOTLAST
-#define MSG_SENDPAGE_NOTLAST	0
+/*
+ * The same under the socket lock the caller holds, where the socket can
+ * (TCP until 6.4: sendpage_locked).
+ */
+#ifdef KMIG_HAVE_KERNEL_SENDPAGE_LOCKED
+static inline bool kmig_compat_has_sendpage_locked(struct socket *sock)
+{
+	return sock->ops->sendpage_locked;
+}
+
+static inline int kmig_compat_sendpage_locked(struct socket *sock,
+					      struct page *page,
+					      unsigned int offset, size_t len,
+					      int flags)
+{
+	return kernel_sendpage_locked(sock->sk, page, offset, len, flags);
+}
+#else
+static inline bool kmig_compat_has_sendpage_locked(struct socket *sock)
+{
+	return false;
+}
+
+static inline int kmig_compat_sendpage_locked(struct socket *sock,
+					      struct page *page,
+					      unsigned int offset, size_t len,
+					      int flags)
+{
+	return -EOPNOTSUPP;
+}
 #endif
+
+/*
+ * Zero-copy send of a run of @nr pages, the first from @offset on, in one
+ * call: every page but the last goes with KMIG_SEND_MORE, the last with
+ * @flags. Where the socket has sendpage_locked, the socket lock is taken
+ * once for the run instead of once per page, and the backlog (ACKs) is
+ * processed every KMIG_SEND_FLUSH pages, as tcp_sendmsg() does every few
+ * segments; the socket's own waits for memory release the lock. Elsewhere,
+ * one page at a time. Returns bytes sent, which may be short, or -errno if
+ * nothing was sent.
+ */
+#define KMIG_SEND_FLUSH	16
+
+static inline int kmig_compat_send_pages(struct socket *sock,
+					 struct page **pages, unsigned int nr,
+					 unsigned int offset, int flags)
+{
+	bool locked = kmig_compat_has_sendpage_locked(sock);
+	int sent = 0, ret = 0;
+	unsigned int i;
+
+	if (locked)
+		lock_sock(sock->sk);
+	for (i = 0; i < nr; i++) {
+		size_t len = PAGE_SIZE - offset;
+		int fl = i + 1 < nr ? flags | KMIG_SEND_MORE : flags;
+
+		if (!locked) {
+			ret = kmig_compat_sendpage(sock, pages[i], offset, len,
+						   fl);
+		} else {
+			if (i && !(i % KMIG_SEND_FLUSH))
+				sk_flush_backlog(sock->sk);
+			ret = kmig_compat_sendpage_locked(sock, pages[i], offset,
+							  len, fl);
+		}
+		if (ret <= 0)
+			break;
+		sent += ret;
+		if (ret < len)
+			break;
+		offset = 0;
+	}
+	if (locked)
+		release_sock(sock->sk);
+	return sent ? sent : ret;
+}
 
 #endif /* _KMIG_COMPAT_H */

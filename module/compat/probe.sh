@@ -48,5 +48,7 @@ have_decl 'static inline void vm_flags_set\(' include/linux/mm.h \
 have_decl 'define MSG_SPLICE_PAGES' include/linux/socket.h \
 	KMIG_HAVE_MSG_SPLICE_PAGES
 have_export kernel_sendpage KMIG_HAVE_KERNEL_SENDPAGE
+# A run of pages under one socket lock (gone with sendpage in 6.5).
+have_export kernel_sendpage_locked KMIG_HAVE_KERNEL_SENDPAGE_LOCKED
 
 echo "#endif /* _KMIG_PROBES_H */"
