@@ -47,16 +47,23 @@ static void kmig_mem_rearm_batch(struct kmig_mem *mem, struct kmig_batch *b,
 {
 	int method = kmig_mem_rearm_method();
 	unsigned int i, end, locked = 0;
+	XA_STATE(xas, &mem->pages, 0);
 
 	lockdep_assert_held(&mem->lock);
 
+	/* One walk of the xarray, stepping to the next slot along a run. */
+	xas_lock(&xas);
 	for (i = 0; i < b->n; i++) {
-		xa_lock(&mem->pages);
-		b->page[i] = xa_load(&mem->pages, b->index[i]);
+		if (i && b->index[i] == b->index[i - 1] + 1) {
+			b->page[i] = xas_next(&xas);
+		} else {
+			xas_set(&xas, b->index[i]);
+			b->page[i] = xas_load(&xas);
+		}
 		if (!b->page[i] && clear)
 			kmig_dirty_clear(&mem->dirty, b->index[i]);
-		xa_unlock(&mem->pages);
 	}
+	xas_unlock(&xas);
 
 	/* Ascending index order: two lockers can never deadlock. */
 	for (i = 0; i < b->n; i++) {
