@@ -14,7 +14,9 @@
  *   zero      bytes on the wire / non-zero bytes, 0%, 50%, 90% zero.
  *
  * usage: kmig_bench [-r REPS] [-m MIB] [-n NETNS_A:NETNS_B]
- *                   [stream|track|harvest|zero ...]
+ *                   [-s kmig,send,zerocopy,raw] [stream|track|harvest|zero ...]
+ *
+ * -s runs only the named stream senders (to profile one of them).
  *
  * -n also streams over veth between two network namespaces (paths of
  * their /proc/PID/ns/net; host a is 10.77.0.1, host b 10.77.0.2, as
@@ -88,7 +90,23 @@ static void die(const char *what)
 struct sink {
 	int fd;
 	long bytes;
+	double cpu;	/* the sink thread's CPU seconds */
 };
+
+/*
+ * Sender and sink each on a CPU of their own (when there are two): the
+ * scheduler moving them around is most of the noise of a TCG VM.
+ */
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
 
 static void *sink_thread(void *arg)
 {
@@ -96,8 +114,11 @@ static void *sink_thread(void *arg)
 	static char buf[1 << 20];
 	ssize_t n;
 
+	pin_to_cpu(1);
+	s->cpu = cpu_now();
 	while ((n = read(s->fd, buf, sizeof(buf))) > 0)
 		s->bytes += n;
+	s->cpu = cpu_now() - s->cpu;
 	return NULL;
 }
 
@@ -182,6 +203,26 @@ enum sender { S_KMIG, S_SEND, S_ZEROCOPY, S_RAW, S_MAX };
 static const char *const sender_name[S_MAX] = {
 	"kmig", "send()", "MSG_ZEROCOPY", "raw bound",
 };
+/* -s: which senders run, by their short names */
+static const char *const sender_opt[S_MAX] = { "kmig", "send", "zerocopy", "raw" };
+static unsigned int senders = (1u << S_MAX) - 1;
+
+static void parse_senders(char *list)
+{
+	senders = 0;
+	for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+		int w;
+
+		for (w = 0; w < S_MAX; w++)
+			if (!strcmp(t, sender_opt[w]))
+				break;
+		if (w == S_MAX) {
+			fprintf(stderr, "-s: senders are kmig, send, zerocopy, raw\n");
+			exit(2);
+		}
+		senders |= 1u << w;
+	}
+}
 
 /* Reap MSG_ZEROCOPY completions until @want sends are acknowledged. */
 static void zc_reap(int fd, long want)
@@ -224,11 +265,16 @@ static int send_all(int fd, const void *p, size_t len, int flags)
 	return 0;
 }
 
-/* One pass of one sender; returns MB/s and the sender's CPU seconds. */
+/* One pass: MB/s, and the sender's and the sink's CPU seconds per GiB. */
+struct pass {
+	double mbs, cpu, rcpu;
+};
+
 static void stream_pass(int dev, int mem, unsigned char *map, long npages,
 			const struct run *runs, int nr, enum sender who,
-			double *mbs, double *cpu)
+			struct pass *res)
 {
+	double *cpu = &res->cpu;
 	struct sink sink = { 0 };
 	long payload = 0, zc_sends = 0;
 	double t0, c0;
@@ -296,8 +342,9 @@ static void stream_pass(int dev, int mem, unsigned char *map, long npages,
 	}
 	shutdown(a, SHUT_WR);
 	pthread_join(th, NULL);
-	*mbs = payload / (now() - t0) / 1e6;
+	res->mbs = payload / (now() - t0) / 1e6;
 	*cpu = *cpu / ((double)payload / (1 << 30));
+	res->rcpu = sink.cpu / ((double)payload / (1 << 30));
 	close(a);
 	close(b);
 }
@@ -312,6 +359,7 @@ static void bench_stream(int dev)
 
 	if (mem < 0 || !runs)
 		die("memory");
+	pin_to_cpu(0);
 	map = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0);
 	if (map == MAP_FAILED)
 		die("mmap");
@@ -320,28 +368,42 @@ static void bench_stream(int dev)
 
 	printf("\n## stream: %ld MiB over %s TCP, %d passes each (MB/s min/median/max; sender CPU s/GiB median)\n\n",
 	       mib, link_name, reps);
-	printf("| pattern | sender | MB/s min | median | max | CPU s/GiB | kmig ratio (median MB/s) |\n");
-	printf("|---|---|---|---|---|---|---|\n");
+	printf("| pattern | sender | MB/s min | median | max | sender CPU s/GiB | sink CPU s/GiB | kmig ratio (median MB/s) |\n");
+	printf("|---|---|---|---|---|---|---|---|\n");
 	for (int sparse = 0; sparse < 2; sparse++) {
 		int nr = make_runs(runs, npages, sparse);
-		double mbs[S_MAX][64], cpu[S_MAX][64];
-		struct stat3 st[S_MAX], sc[S_MAX];
+		double mbs[S_MAX][64], cpu[S_MAX][64], rcpu[S_MAX][64];
+		struct stat3 st[S_MAX];
 
 		/* interleaved, so that drift of a noisy machine is shared */
 		for (int r = 0; r < reps; r++)
-			for (int w = 0; w < S_MAX; w++)
+			for (int w = 0; w < S_MAX; w++) {
+				struct pass p;
+
+				if (!(senders & (1u << w)))
+					continue;
 				stream_pass(dev, mem, map, npages, runs, nr, w,
-					    &mbs[w][r], &cpu[w][r]);
+					    &p);
+				mbs[w][r] = p.mbs;
+				cpu[w][r] = p.cpu;
+				rcpu[w][r] = p.rcpu;
+			}
 		for (int w = 0; w < S_MAX; w++) {
+			if (!(senders & (1u << w)))
+				continue;
 			st[w] = stat3(mbs[w], reps);
-			sc[w] = stat3(cpu[w], reps);
-		}
-		for (int w = 0; w < S_MAX; w++)
-			printf("| %s | %s | %.0f | %.0f | %.0f | %.2f | %s%.2fx |\n",
+			printf("| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f | ",
 			       sparse ? "random 10%" : "contiguous",
 			       sender_name[w], st[w].min, st[w].med, st[w].max,
-			       sc[w].med, w ? "kmig / this: " : "",
-			       w ? st[S_KMIG].med / st[w].med : 1.0);
+			       stat3(cpu[w], reps).med, stat3(rcpu[w], reps).med);
+			if (!w)
+				printf("1.00x |\n");
+			else if (senders & (1u << S_KMIG))
+				printf("kmig / this: %.2fx |\n",
+				       st[S_KMIG].med / st[w].med);
+			else
+				printf("- |\n");
+		}
 	}
 	munmap(map, npages * ps);
 	close(mem);
@@ -603,13 +665,15 @@ int main(int argc, char **argv)
 	int dev, opt;
 	bool all;
 
-	while ((opt = getopt(argc, argv, "r:m:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:m:n:s:")) != -1) {
 		if (opt == 'r')
 			reps = atoi(optarg);
 		else if (opt == 'm')
 			mib = atol(optarg);
 		else if (opt == 'n')
 			netns = optarg;
+		else if (opt == 's')
+			parse_senders(optarg);
 		else
 			return 2;
 	}
