@@ -10,6 +10,7 @@
  * record ever writes outside the layout: its region and page range are
  * checked before a byte of its payload is read.
  */
+#include <linux/bvec.h>
 #include <linux/highmem.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -242,7 +243,24 @@ static int kmig_rx_record(struct kmig_session *s)
 	return 0;
 }
 
-/* PAGES payload, read into the destination pages one at a time. */
+/* Checksum the @len bytes that a read put into the pieces of @bv. */
+static u32 kmig_rx_crc_pages(u32 crc, const struct bio_vec *bv, size_t len)
+{
+	for (; len; bv++) {
+		size_t n = min_t(size_t, len, bv->bv_len);
+		void *p = kmap_local_page(bv->bv_page);
+
+		crc = kmig_crc(crc, p + bv->bv_offset, n);
+		kunmap_local(p);
+		len -= n;
+	}
+	return crc;
+}
+
+/*
+ * PAGES payload, read straight into the destination pages, up to
+ * KMIG_RX_PAGES_PER_READ of them per socket read.
+ */
 static int kmig_rx_pages(struct kmig_session *s)
 {
 	struct kmig_rx *rx = s->rx;
@@ -250,26 +268,35 @@ static int kmig_rx_pages(struct kmig_session *s)
 	bool csum = s->caps & KMIG_CAP_CHECKSUM;
 
 	while (rx->page_i < rx->rec.count) {
-		struct page *page;
-		void *p;
+		struct bio_vec bv[KMIG_RX_PAGES_PER_READ];
+		struct msghdr msg = {};
+		unsigned int i, n, off = rx->page_off;
+		size_t len = 0;
 		int ret;
 
-		page = kmig_mem_get_page(mem, rx->rec.index + rx->page_i);
-		if (!page)
-			return kmig_rx_bad(s, -ENOMEM, KMIG_ERR_NONE);
-		p = kmap_local_page(page);
-		ret = kmig_rx_read(s, p + rx->page_off,
-				   PAGE_SIZE - rx->page_off);
-		if (ret > 0 && csum)
-			rx->crc = kmig_crc(rx->crc, p + rx->page_off, ret);
-		kunmap_local(p);
-		if (ret < 0)
-			return ret;
-		rx->page_off += ret;
-		if (rx->page_off == PAGE_SIZE) {
-			rx->page_off = 0;
-			rx->page_i++;
+		n = min_t(u32, rx->rec.count - rx->page_i,
+			  KMIG_RX_PAGES_PER_READ);
+		for (i = 0; i < n; i++) {
+			struct page *page;
+
+			page = kmig_mem_get_page(mem, rx->rec.index +
+						 rx->page_i + i);
+			if (!page)
+				return kmig_rx_bad(s, -ENOMEM, KMIG_ERR_NONE);
+			bvec_set_page(&bv[i], page, PAGE_SIZE - off, off);
+			len += PAGE_SIZE - off;
+			off = 0;
 		}
+		iov_iter_bvec(&msg.msg_iter, ITER_DEST, bv, n, len);
+		ret = sock_recvmsg(s->sock, &msg, 0);
+		if (ret <= 0)
+			return kmig_rx_error(s, ret);
+		s->bytes += ret;
+		if (csum)
+			rx->crc = kmig_rx_crc_pages(rx->crc, bv, ret);
+		off = rx->page_off + ret;
+		rx->page_i += off / PAGE_SIZE;
+		rx->page_off = off % PAGE_SIZE;
 	}
 	kmig_rx_expect(rx, KMIG_RX_TRAILER, kmig_trailer_len(s->proto, s->caps));
 	return 0;

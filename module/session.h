@@ -29,6 +29,9 @@
 /* Pages per record when each record's payload is checksummed (a copy). */
 #define KMIG_CSUM_RUN	16
 
+/* Destination pages one socket read fills at most. */
+#define KMIG_RX_PAGES_PER_READ	16
+
 struct kmig_region {
 	struct file *file;
 	struct kmig_mem *mem;
