@@ -1,63 +1,101 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# make bench, inside the test VM: kmig_bench's tables (KMIG_BENCH_ARGS).
-echo "# kmig bench: kernel $(uname -r), $(nproc) cpus under QEMU TCG"
+# make bench, inside the test VM: one part of the benchmark per boot
+# (selftests/vm/bench.sh picks it with KMIG_BENCH_PART):
+#
+#   parts (default)         kmig_bench's tables (KMIG_BENCH_ARGS), then a
+#                           real KVM guest under kmig's tracking, KVM's dirty
+#                           log and soft-dirty (kmig-vmm bench-track)
+#   whole:MIB:BW:RATE       whole migrations of a MIB MiB KVM guest writing
+#                           RATE pages/s, capped at BW bytes/s (0: uncapped):
+#                           kmig against the two baseline migrators
+#                           (kmig-vmm --baseline=kvm|softdirty), 3 passes
+#                           each, interleaved; prints the table's rows
+#
+# The last line is "# bench: exit N"; N is 0 only if every run worked.
 cd /kselftest/kmig && . ./kmig_hosts.sh
+echo "# bench: begin"
+rc=0
 # two hosts (namespaces and veth) for the veth stream and the migrations
 hosts_up && netns="-n /proc/$HOST_A/ns/net:/proc/$HOST_B/ns/net"
-echo "# command: kmig_bench $netns ${KMIG_BENCH_ARGS:--r 5}"
-./kmig_bench ${netns:-} ${KMIG_BENCH_ARGS:--r 5}
-rc=$?
-# With KMIG_BENCH_ARGS (make bench BENCH_ARGS=...), only kmig_bench runs.
-[ -n "${KMIG_BENCH_ARGS:-}" ] && { echo "# bench: exit $rc"; exit 0; }
 
-# Tracking a real KVM guest: kmig against KVM's own dirty log.
-if [ -c /dev/kvm ]; then
-	kmig-vmm bench-track --mem 16 --run-for 2 || rc=1
-else
-	echo "# no /dev/kvm: the KVM comparison is skipped"
-fi
+parts() {
+	echo "# kmig bench: kernel $(uname -r), $(nproc) cpus under QEMU TCG"
+	echo "# command: kmig_bench $netns ${KMIG_BENCH_ARGS:--r 9 -m 64}"
+	./kmig_bench ${netns:-} ${KMIG_BENCH_ARGS:--r 9 -m 64} || rc=1
+	# With KMIG_BENCH_ARGS (make bench BENCH_ARGS=...), only kmig_bench.
+	[ -n "${KMIG_BENCH_ARGS:-}" ] && return
+	if [ -c /dev/kvm ]; then
+		kmig-vmm bench-track --mem 16 --run-for 2 || rc=1
+	else
+		echo "# no /dev/kvm: the KVM comparison is skipped"
+	fi
+}
 
-# Whole migrations between two hosts (namespaces and veth): kmig against
-# the baseline migrator (kmig-vmm --baseline: KVM dirty log and send()),
-# same guest, same cap, same limits, at three dirty rates.
 field() { # NAME FILE: a number from the JSON summary
 	sed -n "s/.*\"event\":\"summary\",\"role\":\"source\".*\"$1\":\([0-9.]*\).*/\1/p" "$2"
 }
-if [ -c /dev/kvm ] && [ -n "$netns" ]; then
-	lim="--downtime 50 --max-rounds 10 --policy force --bw 20000000"
-	echo
-	echo "## whole migration: 16 MiB guest, cap 20 MB/s, downtime limit 50 ms, at most 10 rounds then forced; medians of 3"
-	echo
-	echo "| writes/s | migrator | total ms | downtime ms | rounds | kmig total / this |"
-	echo "|---|---|---|---|---|---|"
-	for rate in 1000 10000 100000; do
-		for who in kmig baseline; do
+median() { # COLUMN FILE
+	cut -d' ' -f"$1" "$2" | sort -n | sed -n 2p
+}
+ratio() { # A B: A / B, or - without a B
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'
+}
+
+# whole MIB BW RATE: same guest, same cap, same limits for every migrator.
+whole() {
+	lim="--downtime 50 --max-rounds 10 --policy force"
+	[ "$2" != 0 ] && lim="$lim --bw $2"
+	for who in kmig kvm softdirty; do : > /tmp/bench.$who; done
+	for i in 1 2 3; do
+		for who in kmig kvm softdirty; do
 			opt=
-			[ $who = baseline ] && opt=--baseline
-			: > /tmp/bench.$who
-			for i in 1 2 3; do
-				on b timeout 60 kmig-vmm incoming --listen 7000 \
-					--run-for 1 $opt >/tmp/bench.dst 2>&1 &
-				dst=$!
-				sleep 2
-				on a timeout 60 kmig-vmm run --mem 16 --rate $rate \
-					--after 1 --run-for 1 --json $lim $opt \
-					--migrate-to 10.77.0.2:7000 >/tmp/bench.one 2>&1 || rc=1
-				wait $dst
-				grep '"summary"' /tmp/bench.one | sed "s/^/# $who $rate: /"
-				echo "$(field total_ms /tmp/bench.one) $(field downtime_ms /tmp/bench.one) $(field rounds /tmp/bench.one)" >> /tmp/bench.$who
-			done
-		done
-		kt=$(cut -d' ' -f1 /tmp/bench.kmig | sort -n | sed -n 2p)
-		for who in kmig baseline; do
-			t=$(cut -d' ' -f1 /tmp/bench.$who | sort -n | sed -n 2p)
-			d=$(cut -d' ' -f2 /tmp/bench.$who | sort -n | sed -n 2p)
-			r=$(cut -d' ' -f3 /tmp/bench.$who | sort -n | sed -n 2p)
-			echo "| $rate | $who | $t | $d | $r | $(awk "BEGIN { if ($t > 0) printf \"%.2f\", $kt / $t }") |"
+			[ $who != kmig ] && opt=--baseline=$who
+			on b timeout 120 kmig-vmm incoming --listen 7000 \
+				--run-for 1 $opt >/tmp/bench.dst 2>&1 &
+			dst=$!
+			sleep 2
+			if ! on a timeout 120 kmig-vmm run --mem "$1" --rate "$3" \
+				--after 1 --run-for 1 --json $lim $opt \
+				--migrate-to 10.77.0.2:7000 >/tmp/bench.one 2>&1; then
+				rc=1
+				grep -v '"counter"' /tmp/bench.one /tmp/bench.dst | sed 's/^/# failed: /'
+			fi
+			wait $dst || rc=1
+			grep '"summary"' /tmp/bench.one | sed "s/^/# $who $3: /"
+			echo "$(field total_ms /tmp/bench.one) $(field downtime_ms /tmp/bench.one) $(field rounds /tmp/bench.one)" >> /tmp/bench.$who
 		done
 	done
-	hosts_down
-fi
+	kt=$(median 1 /tmp/bench.kmig)
+	for who in kmig kvm softdirty; do
+		t=$(median 1 /tmp/bench.$who)
+		name=$who
+		[ $who = kvm ] && name="baseline, KVM dirty log"
+		[ $who = softdirty ] && name="baseline, soft-dirty"
+		echo "| $3 | $name | $t | $(median 2 /tmp/bench.$who) | $(median 3 /tmp/bench.$who) | $(ratio "$kt" "$t") |"
+	done
+}
+
+case "${KMIG_BENCH_PART:-parts}" in
+parts)
+	parts
+	;;
+whole:*)
+	if [ -c /dev/kvm ] && [ -n "${netns:-}" ]; then
+		IFS=: read -r _ mib bw rate <<-EOT
+		$KMIG_BENCH_PART
+		EOT
+		whole "$mib" "$bw" "$rate"
+	else
+		echo "# whole migration needs /dev/kvm and two hosts"
+		rc=1
+	fi
+	;;
+*)
+	echo "# unknown KMIG_BENCH_PART=$KMIG_BENCH_PART"
+	rc=1
+	;;
+esac
+hosts_down
 echo "# bench: exit $rc"

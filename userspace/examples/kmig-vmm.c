@@ -18,14 +18,16 @@
  *                [--proto-min N] [--proto-max N] [--checksum] [--json]
  *   kmig-vmm bench-track [--mem MIB] [--run-for SEC]
  *
- * --baseline (run and incoming) migrates without kmig, for comparison:
- * anonymous guest RAM, KVM's dirty log and userspace send()/recv(), with
- * the same convergence rule and limits.
+ * --baseline[=kvm|softdirty] (run and incoming) migrates without kmig, for
+ * comparison: anonymous guest RAM, KVM's dirty log (or soft-dirty page
+ * table bits) and userspace send()/recv(), with the same convergence rule
+ * and limits.
  *
- * bench-track (make bench) runs the same unthrottled guest three ways and
+ * bench-track (make bench) runs the same unthrottled guest four ways and
  * harvests its dirty pages every 100 ms: on kmig memory untracked, on kmig
- * memory with kmig's tracking, and on anonymous memory with KVM's own dirty
- * log (KVM_MEM_LOG_DIRTY_PAGES + KVM_GET_DIRTY_LOG, which re-protects).
+ * memory with kmig's tracking, on anonymous memory with KVM's own dirty log
+ * (KVM_MEM_LOG_DIRTY_PAGES + KVM_GET_DIRTY_LOG, which re-protects), and on
+ * anonymous memory with soft-dirty (the two baselines' trackers).
  *
  * --crash-after-round N (testing) makes the VMM kill itself with SIGKILL
  * once round N is reported, to test failures at a known point.
@@ -133,6 +135,7 @@ struct vm {
 	uint64_t dest_hash;	/* destination: hash received */
 	uint32_t crash_after;	/* testing: SIGKILL itself at this round */
 	bool dirty_log;		/* bench-track: anonymous RAM, KVM dirty log */
+	bool soft_dirty;	/* private anonymous RAM without THP */
 	bool anon;		/* --baseline: private anonymous RAM */
 };
 
@@ -398,9 +401,12 @@ static void vm_create(struct vm *v, size_t ram_size)
 		v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		region.flags = KVM_MEM_LOG_DIRTY_PAGES;
-	} else if (v->anon) {
+	} else if (v->anon || v->soft_dirty) {
 		v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (v->ram != MAP_FAILED && v->soft_dirty &&
+		    madvise(v->ram, ram_size, MADV_NOHUGEPAGE))
+			die("MADV_NOHUGEPAGE", errno);
 	} else {
 		v->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 			      MAP_SHARED, v->mem, 0);
@@ -609,25 +615,34 @@ struct opts {
 	const char *key;
 	bool json;
 	int listen_port;
-	bool baseline;
+	enum { BL_NONE, BL_KVM, BL_SOFTDIRTY } baseline;
 };
 
 /*
- * --baseline: the same guest migrated the way a VMM does without kmig, as
- * QEMU does: guest RAM is anonymous memory registered with
- * KVM_MEM_LOG_DIRTY_PAGES, KVM_GET_DIRTY_LOG returns and re-protects the
- * pages the guest dirtied, and userspace sends them with send(); the
- * destination recv()s straight into its RAM. The pre-copy rule is
- * libkmig's: switch over when the dirty pages at the measured bandwidth fit
- * in the downtime limit, or after max_rounds (then forced). Each round
- * takes the dirty set (KVM has re-protected it) before sending, so a write
- * racing the send is caught in the next round.
+ * --baseline[=kvm|softdirty]: the same guest migrated the way a VMM does
+ * without kmig; userspace sends the dirty pages with send() and the
+ * destination recv()s straight into its RAM. Two trackers:
  *
- * (userfaultfd write-protect was tried first: on these 6.1 kernels under
+ * kvm (the default), as QEMU does: guest RAM is anonymous shared memory
+ * registered with KVM_MEM_LOG_DIRTY_PAGES; KVM_GET_DIRTY_LOG returns and
+ * re-protects the pages the guest dirtied.
+ *
+ * softdirty, as a VMM that tracks through the host page tables does:
+ * private anonymous RAM without transparent huge pages (a huge page would
+ * make one write dirty 512 pages); each harvest reads the soft-dirty bits
+ * from /proc/self/pagemap and clears them with "4" > /proc/self/clear_refs.
+ * The read and the clear are two steps, and a write between them would be
+ * lost, so the vCPU is paused around them: that pause is the price of
+ * soft-dirty for pre-copy.
+ *
+ * The pre-copy rule is libkmig's: switch over when the dirty pages at the
+ * measured bandwidth fit in the downtime limit, or after max_rounds (then
+ * forced). Each round takes the dirty set (re-protecting it) before
+ * sending, so a write racing the send is caught in the next round.
+ *
+ * (userfaultfd write-protect was tried too: on these 6.1 kernels under
  * nested SVM, a KVM guest on uffd-wp memory crashed with corrupted memory,
- * and once the host kernel panicked. Soft-dirty cannot read and clear
- * atomically, so it loses writes in pre-copy. KVM's own dirty log is the
- * tracker a VMM without kmig really uses, and the faster one.)
+ * and once the host kernel panicked.)
  *
  * Its stream: "KBSL", the page count, then records {index, count} with
  * count pages of data; index ~0 ends a round, ~1 carries the device
@@ -640,16 +655,45 @@ struct opts {
 
 struct baseline {
 	struct vm *v;
+	bool soft_dirty;
 	size_t npages, words;
 	uint64_t *dirty;	/* pages owed to the destination */
-	uint64_t *log;		/* KVM_GET_DIRTY_LOG's output */
+	uint64_t *log;		/* KVM_GET_DIRTY_LOG's output, or pagemap's */
+	int pagemap, clear_refs;	/* soft-dirty */
 };
 
-/* Fold what KVM logged since the last call into the pending set. */
+#define PM_SOFT_DIRTY	(1ULL << 55)
+
+/* Soft-dirty: read the bits and clear them, with the vCPU paused between. */
+static void bl_collect_soft_dirty(struct baseline *b)
+{
+	struct vm *v = b->v;
+	bool running = !v->want_pause;
+	size_t len = b->npages * 8;
+
+	if (running)
+		vm_pause(v);
+	if (pread(b->pagemap, b->log, len, (uintptr_t)v->ram / 4096 * 8) !=
+	    (ssize_t)len)
+		die("/proc/self/pagemap", errno);
+	if (write(b->clear_refs, "4", 1) != 1)
+		die("/proc/self/clear_refs", errno);
+	if (running)
+		vm_resume(v);
+	for (size_t i = 0; i < b->npages; i++)
+		if (b->log[i] & PM_SOFT_DIRTY)
+			b->dirty[i / 64] |= 1ULL << (i % 64);
+}
+
+/* Fold what was logged since the last call into the pending set. */
 static void bl_collect(struct baseline *b)
 {
 	struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = b->log };
 
+	if (b->soft_dirty) {
+		bl_collect_soft_dirty(b);
+		return;
+	}
 	if (ioctl(b->v->vm, KVM_GET_DIRTY_LOG, &log))
 		die("KVM_GET_DIRTY_LOG", errno);
 	for (size_t i = 0; i < b->words; i++)
@@ -661,9 +705,17 @@ static void bl_track(struct baseline *b)
 	b->npages = b->v->ram_size / 4096;
 	b->words = (b->npages + 63) / 64;
 	b->dirty = calloc(b->words, 8);
-	b->log = calloc(b->words, 8);
+	b->log = calloc(b->soft_dirty ? b->npages : b->words, 8);
 	if (!b->dirty || !b->log)
 		die("baseline bitmaps", ENOMEM);
+	if (b->soft_dirty) {
+		b->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		b->clear_refs = open("/proc/self/clear_refs",
+				     O_WRONLY | O_CLOEXEC);
+		if (b->pagemap < 0 || b->clear_refs < 0)
+			die("soft-dirty needs /proc/self/pagemap and clear_refs",
+			    errno);
+	}
 	/* everything is owed at the start; the log starts from here */
 	bl_collect(b);
 	for (size_t i = 0; i < b->npages; i++)
@@ -760,7 +812,7 @@ static size_t bl_count(struct baseline *b)
 static int baseline_source(struct vm *v, struct opts *o,
 			   const struct kmig_migrate_params *prm)
 {
-	struct baseline b = { .v = v };
+	struct baseline b = { .v = v, .soft_dirty = o->baseline == BL_SOFTDIRTY };
 	uint64_t t0 = now_ns(), tp, pages, total = 0, exp_ns = 0, bw = 0;
 	uint32_t rounds = 0, forced = 0, hdr[2] = { 0x4c53424b, 0 };
 	char state[1024], ack;
@@ -808,13 +860,15 @@ static int baseline_source(struct vm *v, struct opts *o,
 	total += n + len + 32;
 	rounds++;
 	if (v->json)
-		printf("{\"event\":\"summary\",\"role\":\"source\",\"status\":0,\"migrator\":\"baseline\",\"rounds\":%u,\"forced\":%u,\"bytes\":%llu,\"total_ms\":%.1f,\"expected_downtime_ms\":%.1f,\"downtime_ms\":%.1f}\n",
+		printf("{\"event\":\"summary\",\"role\":\"source\",\"status\":0,\"migrator\":\"baseline\",\"tracker\":\"%s\",\"rounds\":%u,\"forced\":%u,\"bytes\":%llu,\"total_ms\":%.1f,\"expected_downtime_ms\":%.1f,\"downtime_ms\":%.1f}\n",
+		       b.soft_dirty ? "soft-dirty" : "kvm-dirty-log",
 		       rounds, forced, (unsigned long long)total,
 		       (now_ns() - t0) / 1e6, exp_ns / 1e6,
 		       (now_ns() - tp) / 1e6);
 	else
-		printf("\n%s: baseline migration complete\n  rounds: %u%s\n  bytes on the wire: %llu\n  total time: %.1f ms\n  actual downtime: %.1f ms\n",
-		       v->name, rounds, forced ? " (forced)" : "",
+		printf("\n%s: baseline migration (%s) complete\n  rounds: %u%s\n  bytes on the wire: %llu\n  total time: %.1f ms\n  actual downtime: %.1f ms\n",
+		       v->name, b.soft_dirty ? "soft-dirty" : "KVM dirty log",
+		       rounds, forced ? " (forced)" : "",
 		       (unsigned long long)total, (now_ns() - t0) / 1e6,
 		       (now_ns() - tp) / 1e6);
 	close(sock);
@@ -910,7 +964,8 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 
 	v.rate = o->rate;
 	v.batch = o->rate && o->rate < 1000 ? 1 : 64;
-	v.dirty_log = o->baseline;
+	v.dirty_log = o->baseline == BL_KVM;
+	v.soft_dirty = o->baseline == BL_SOFTDIRTY;
 	vm_create(&v, o->mem_mib << 20);
 	vm_boot(&v, v.batch);
 	memset(v.ram + 2 * 4096, 0, 4096);	/* touch a little: the rest stays zero */
@@ -1027,11 +1082,16 @@ struct track_result {
 	double harvest_ns;	/* per reported page */
 };
 
-/* One way of running the guest: 0 untracked, 1 kmig, 2 KVM dirty log. */
+/*
+ * One way of running the guest: 0 untracked, 1 kmig, 2 KVM dirty log,
+ * 3 soft-dirty.
+ */
 static void track_run(size_t mib, double seconds, int how,
 		      struct track_result *res)
 {
-	struct vm v = { .name = "bench", .dirty_log = how == 2 };
+	struct vm v = { .name = "bench", .dirty_log = how == 2,
+			.soft_dirty = how == 3 };
+	struct baseline b = { .v = &v, .soft_dirty = how == 3 };
 	size_t npages = (mib << 20) / 4096;
 	uint64_t *bm = calloc(npages / 64 + 1, 8);
 	uint64_t t0, end, dirty = 0, hns = 0;
@@ -1047,6 +1107,8 @@ static void track_run(size_t mib, double seconds, int how,
 	}
 	vcpu_start(&v);
 	usleep(200 * 1000);	/* past the first touch of every page */
+	if (how >= 2)
+		bl_track(&b);
 	c0 = counter(&v);
 	t0 = now_ns();
 	end = t0 + seconds * 1e9;
@@ -1064,14 +1126,10 @@ static void track_run(size_t mib, double seconds, int how,
 			if (ioctl(v.mem, KMIG_MEM_HARVEST, &h))
 				die("KMIG_MEM_HARVEST", errno);
 			dirty += h.dirty_pages;
-		} else if (how == 2) {
-			struct kvm_dirty_log log = { .slot = 0,
-						     .dirty_bitmap = bm };
-
-			if (ioctl(v.vm, KVM_GET_DIRTY_LOG, &log))
-				die("KVM_GET_DIRTY_LOG", errno);
-			for (size_t i = 0; i < npages / 64; i++)
-				dirty += __builtin_popcountll(bm[i]);
+		} else if (how >= 2) {
+			/* KVM's dirty log, or soft-dirty: what the baselines do */
+			memset(b.dirty, 0, b.words * 8);
+			dirty += bl_count(&b);
 		}
 		hns += now_ns() - h0;
 	}
@@ -1080,6 +1138,12 @@ static void track_run(size_t mib, double seconds, int how,
 	res->harvest_ns = dirty ? (double)hns / dirty : 0;
 	vm_stop(&v);
 	free(bm);
+	free(b.dirty);
+	free(b.log);
+	if (how == 3) {
+		close(b.pagemap);
+		close(b.clear_refs);
+	}
 }
 
 static int cmd_bench_track(struct opts *o)
@@ -1087,20 +1151,21 @@ static int cmd_bench_track(struct opts *o)
 	static const char *const names[] = {
 		"untracked (kmig memory)", "kmig tracking",
 		"KVM dirty log (anonymous memory)",
+		"soft-dirty, vCPU paused to harvest (anonymous memory)",
 	};
-	struct track_result r[3][5];
+	struct track_result r[4][5];
 	int reps = 3;
 
 	printf("\n## KVM guest: %zu MiB, unthrottled random page writes, harvest every 100 ms, %.0f s x %d passes (medians)\n\n",
 	       o->mem_mib, o->run_for, reps);
 	for (int i = 0; i < reps; i++)
-		for (int how = 0; how < 3; how++)
+		for (int how = 0; how < 4; how++)
 			track_run(o->mem_mib, o->run_for, how, &r[how][i]);
 	double base = 0;
 
 	printf("| guest memory | guest writes/s | of untracked | dirty pages/s | harvest ns/page |\n");
 	printf("|---|---|---|---|---|\n");
-	for (int how = 0; how < 3; how++) {
+	for (int how = 0; how < 4; how++) {
 		double w[5], d[5], h[5];
 
 		for (int i = 0; i < reps; i++) {
@@ -1146,7 +1211,7 @@ int main(int argc, char **argv)
 		{ "crash-after-round", required_argument, NULL, 'X' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "baseline", no_argument, NULL, 'B' },
+		{ "baseline", optional_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .mem_mib = 16, .rate = 2000, .after = 2, .run_for = 2 };
@@ -1185,7 +1250,14 @@ int main(int argc, char **argv)
 		case 'X': crash_after = strtoul(optarg, NULL, 0); break;
 		case 'l': o.listen_port = atoi(optarg); break;
 		case 'j': o.json = true; break;
-		case 'B': o.baseline = true; break;
+		case 'B':
+			if (!optarg || !strcmp(optarg, "kvm"))
+				o.baseline = BL_KVM;
+			else if (!strcmp(optarg, "softdirty"))
+				o.baseline = BL_SOFTDIRTY;
+			else
+				return 2;
+			break;
 		default: return 2;
 		}
 	}
