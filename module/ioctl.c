@@ -99,7 +99,7 @@ static long kmig_dev_get_info(void __user *uarg)
 	info.caps = KMIG_CAPS_SUPPORTED;
 	info.features = KMIG_FEAT_GET_INFO | KMIG_FEAT_MEM |
 			KMIG_FEAT_DIRTY_TRACK | KMIG_FEAT_SESSION |
-			KMIG_FEAT_SEND | KMIG_FEAT_RECV;
+			KMIG_FEAT_SEND | KMIG_FEAT_RECV | KMIG_FEAT_MEM_LARGE;
 	if (KMIG_COMPAT_HAVE_WP)
 		info.features |= KMIG_FEAT_WP_HELPERS;
 	info.max_mem_size = kmig_max_mem_size();
@@ -116,10 +116,11 @@ static long kmig_dev_mem_create(void __user *uarg)
 			     uarg);
 	if (ret)
 		return ret;
-	if (args.flags || !kmig_all_zero(args.reserved, sizeof(args.reserved)))
+	if ((args.flags & ~KMIG_MEM_CREATE_LARGE) ||
+	    !kmig_all_zero(args.reserved, sizeof(args.reserved)))
 		return -EINVAL;
 
-	return kmig_mem_create(args.mem_size);
+	return kmig_mem_create(args.mem_size, args.flags);
 }
 
 long kmig_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

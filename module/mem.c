@@ -6,9 +6,11 @@
  * inode, so that every mapping of it, in any process, shares one
  * address_space: re-arming walks that mapping's VMAs by file offset.
  *
- * Pages are order-0, allocated on first fault and charged to the creator's
- * memory cgroup. They are ordinary refcounted pages (no VM_PFNMAP, no VM_IO),
- * so GUP works for KVM, vhost and O_DIRECT. VM_DONTEXPAND stops mremap()
+ * Pages are order-0, allocated on first fault and charged to the memory
+ * cgroup of the task that faults them; with KMIG_MEM_CREATE_LARGE they come
+ * in 64 KiB compound folios where the allocator has them. They are ordinary
+ * refcounted pages (no VM_PFNMAP, no VM_IO), so GUP works for KVM, vhost and
+ * O_DIRECT; a mapped page of a folio holds a reference on its folio. VM_DONTEXPAND stops mremap()
  * from growing a mapping and, being in VM_SPECIAL, keeps mlock() away from
  * pages that are not on the LRU.
  */
@@ -42,9 +44,63 @@ static struct file_system_type kmig_fs_type = {
 	.kill_sb		= kill_anon_super,
 };
 
+#define KMIG_GFP_PAGE	(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT)
+
 /*
- * Return the page at @index, allocating it if needed. No reference is taken:
- * pages live as long as the object.
+ * KMIG_MEM_CREATE_LARGE: populate the aligned folio-sized stretch around
+ * @index with one folio, if the allocator has one at once and no index of the
+ * stretch is populated yet (see @populate_lock in mem.h). Returns the page at
+ * @index, or NULL for the single-page path to decide.
+ */
+static struct page *kmig_mem_populate_large(struct kmig_mem *mem,
+					    pgoff_t index)
+{
+	pgoff_t first = round_down(index, KMIG_LARGE_PAGES), i;
+	struct page *head, *page = NULL;
+
+	if (first + KMIG_LARGE_PAGES > mem->npages)
+		return NULL;
+	head = alloc_pages(KMIG_GFP_PAGE | __GFP_COMP | __GFP_NORETRY |
+			   __GFP_NOWARN, KMIG_LARGE_ORDER);
+	if (!head)
+		return NULL;
+
+	mutex_lock(&mem->populate_lock);
+	for (i = 0; i < KMIG_LARGE_PAGES; i++)
+		if (xa_reserve(&mem->pages, first + i, GFP_KERNEL_ACCOUNT))
+			goto out_release;
+
+	xa_lock(&mem->pages);
+	for (i = 0; i < KMIG_LARGE_PAGES; i++)
+		if (xa_load(&mem->pages, first + i))
+			break;
+	if (i == KMIG_LARGE_PAGES) {
+		/* Reserved slots: storing allocates nothing, cannot fail. */
+		for (i = 0; i < KMIG_LARGE_PAGES; i++)
+			__xa_store(&mem->pages, first + i, nth_page(head, i), 0);
+		page = nth_page(head, index - first);
+	}
+	xa_unlock(&mem->pages);
+	if (page) {
+		mutex_unlock(&mem->populate_lock);
+		atomic_long_add(KMIG_LARGE_PAGES, &mem->populated);
+		atomic_long_inc(&mem->large_folios);
+		return page;
+	}
+
+	/* A single page of the stretch came first: give the folio back. */
+	i = KMIG_LARGE_PAGES;
+out_release:
+	while (i--)
+		xa_release(&mem->pages, first + i);
+	mutex_unlock(&mem->populate_lock);
+	__free_pages(head, KMIG_LARGE_ORDER);
+	return xa_load(&mem->pages, index);
+}
+
+/*
+ * Return the page at @index, allocating it (or its folio) if needed. No
+ * reference is taken: pages live as long as the object.
  */
 struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index)
 {
@@ -53,8 +109,13 @@ struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index)
 	page = xa_load(&mem->pages, index);
 	if (page)
 		return page;
+	if (mem->large) {
+		page = kmig_mem_populate_large(mem, index);
+		if (page)
+			return page;
+	}
 
-	page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
+	page = alloc_page(KMIG_GFP_PAGE);
 	if (!page)
 		return NULL;
 
@@ -150,6 +211,7 @@ static long kmig_mem_get_stats(struct kmig_mem *mem, void __user *uarg)
 	st.harvests = atomic64_read(&mem->harvests);
 	st.rearmed_pages = atomic64_read(&mem->rearmed);
 	st.rearm_method = kmig_mem_rearm_method();
+	st.large_folios = atomic_long_read(&mem->large_folios);
 
 	return kmig_copy_args_out(uarg, &st, sizeof(st));
 }
@@ -176,11 +238,20 @@ static long kmig_mem_ioctl(struct file *file, unsigned int cmd,
 
 static void kmig_mem_free(struct kmig_mem *mem)
 {
+	unsigned long index, next = 0;
 	struct page *page;
-	unsigned long index;
 
-	xa_for_each(&mem->pages, index, page)
+	/*
+	 * The object holds one reference per folio. A large folio's head sits
+	 * at the first of its indices; once it is put the folio may be gone,
+	 * so its other indices are skipped by number, not by looking.
+	 */
+	xa_for_each(&mem->pages, index, page) {
+		if (index < next)
+			continue;
+		next = index + compound_nr(page);
 		put_page(page);
+	}
 	xa_destroy(&mem->pages);
 	kmig_dirty_free(&mem->dirty);
 	kfree(mem);
@@ -235,7 +306,7 @@ void kmig_mem_detach(struct kmig_mem *mem, void *owner)
 	mutex_unlock(&mem->lock);
 }
 
-int kmig_mem_create(u64 size)
+int kmig_mem_create(u64 size, u32 flags)
 {
 	struct kmig_mem *mem;
 	struct inode *inode;
@@ -251,8 +322,10 @@ int kmig_mem_create(u64 size)
 	if (!mem)
 		return -ENOMEM;
 	mem->npages = size >> PAGE_SHIFT;
+	mem->large = flags & KMIG_MEM_CREATE_LARGE;
 	xa_init(&mem->pages);
 	mutex_init(&mem->lock);
+	mutex_init(&mem->populate_lock);
 
 	ret = kmig_dirty_init(&mem->dirty, mem->npages);
 	if (ret)

@@ -32,11 +32,19 @@
  * Either page_mkwrite completes first (its PTE exists and is write-protected
  * by the harvest) or it runs after the harvest (its bit is set for the next
  * one). Nothing may touch user memory while holding page locks: the user
- * buffer could be this very object.
+ * buffer could be this very object. In a KMIG_MEM_CREATE_LARGE object the
+ * pages of one folio share the folio's lock; a harvest takes it once for
+ * all its pages in the batch, still in ascending order.
  *
  * @pages is an xarray; its xa_lock serializes populating an index against a
  * harvest clearing the dirty bit of an index that has no page yet. Pages are
  * only added, never removed, until the object is freed.
+ *
+ * @populate_lock (mutex, innermost, KMIG_MEM_CREATE_LARGE only) serializes
+ * populating folios: its holder reserves a folio's indices, then fills them
+ * all under one xa_lock hold, or none if a single page got there first. No
+ * one else removes a reservation, so the fill cannot fail half way, and a
+ * reader never sees part of a folio that is then taken back.
  *
  * @owner is the session the object is attached to, or NULL; set and cleared
  * under @lock. While a send session owns the object, only the session
@@ -55,15 +63,22 @@ struct kmig_mem {
 	unsigned long npages;
 	struct xarray pages;		/* index -> struct page * */
 	struct mutex lock;
+	struct mutex populate_lock;	/* see above */
 	bool tracking;
+	bool large;			/* KMIG_MEM_CREATE_LARGE, fixed */
 	void *owner;
 	struct kmig_dirty dirty;
 
 	atomic_long_t populated;
+	atomic_long_t large_folios;
 	atomic64_t write_faults;
 	atomic64_t harvests;
 	atomic64_t rearmed;
 };
+
+/* KMIG_MEM_CREATE_LARGE: folios of this order (64 KiB with 4 KiB pages). */
+#define KMIG_LARGE_ORDER	4
+#define KMIG_LARGE_PAGES	BIT(KMIG_LARGE_ORDER)
 
 /* Pages harvested, locked and re-armed together. */
 #define KMIG_BATCH	256
@@ -77,7 +92,7 @@ struct kmig_batch {
 
 int kmig_mem_init(void);
 void kmig_mem_exit(void);
-int kmig_mem_create(u64 size);
+int kmig_mem_create(u64 size, u32 flags);
 struct kmig_mem *kmig_mem_from_file(struct file *file);
 struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index);
 int kmig_mem_attach(struct kmig_mem *mem, void *owner, bool need_tracking);

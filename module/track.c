@@ -34,6 +34,17 @@ static void kmig_mem_wp_run(struct kmig_mem *mem, int method, pgoff_t first,
 		unmap_mapping_pages(mem->mapping, first, nr, false);
 }
 
+/* Is b->page[i] (not NULL) the first page of its folio in the batch? */
+static bool kmig_batch_new_folio(const struct kmig_batch *b, unsigned int i)
+{
+	struct folio *folio = page_folio(b->page[i]);
+
+	while (i--)
+		if (b->page[i])
+			return page_folio(b->page[i]) != folio;
+	return true;
+}
+
 /*
  * Re-arm the pages of a batch (indices ascending): look up their pages, lock
  * them, clear their dirty bits if @clear, write-protect them if @wp, one call
@@ -60,15 +71,22 @@ static void kmig_mem_rearm_batch(struct kmig_mem *mem, struct kmig_batch *b,
 			xas_set(&xas, b->index[i]);
 			b->page[i] = xas_load(&xas);
 		}
+		/* a folio being populated has reserved, empty slots */
+		if (xa_is_zero(b->page[i]))
+			b->page[i] = NULL;
 		if (!b->page[i] && clear)
 			kmig_dirty_clear(&mem->dirty, b->index[i]);
 	}
 	xas_unlock(&xas);
 
-	/* Ascending index order: two lockers can never deadlock. */
+	/*
+	 * Ascending index order: two lockers can never deadlock. The pages of
+	 * a folio share its lock and are adjacent in the batch: lock it once.
+	 */
 	for (i = 0; i < b->n; i++) {
 		if (b->page[i]) {
-			lock_page(b->page[i]);
+			if (kmig_batch_new_folio(b, i))
+				folio_lock(page_folio(b->page[i]));
 			locked++;
 		}
 	}
@@ -99,8 +117,8 @@ static void kmig_mem_rearm_batch(struct kmig_mem *mem, struct kmig_batch *b,
 	}
 
 	for (i = 0; i < b->n; i++)
-		if (b->page[i])
-			unlock_page(b->page[i]);
+		if (b->page[i] && kmig_batch_new_folio(b, i))
+			folio_unlock(page_folio(b->page[i]));
 }
 
 /* Fill @b with up to @limit dirty pages of [*pos, end); advances *pos. */

@@ -24,10 +24,14 @@ FIXTURE(dirty) {
 	char saved_gap[32];
 };
 
-/* gap: the rearm_gap module parameter, or NULL for the default */
+/*
+ * gap: the rearm_gap module parameter, or NULL for the default; large: the
+ * memory is KMIG_MEM_CREATE_LARGE (pages of one folio share its lock).
+ */
 FIXTURE_VARIANT(dirty) {
 	int rearm;
 	const char *gap;
+	bool large;
 };
 
 FIXTURE_VARIANT_ADD(dirty, wp) {
@@ -53,6 +57,16 @@ FIXTURE_VARIANT_ADD(dirty, unmap_gap256) {
 	.gap = "256",
 };
 
+FIXTURE_VARIANT_ADD(dirty, wp_large) {
+	.rearm = KMIG_REARM_WP,
+	.large = true,
+};
+
+FIXTURE_VARIANT_ADD(dirty, unmap_large) {
+	.rearm = KMIG_REARM_UNMAP,
+	.large = true,
+};
+
 FIXTURE_SETUP(dirty)
 {
 	struct kmig_mem_stats st;
@@ -76,7 +90,8 @@ FIXTURE_SETUP(dirty)
 	if (variant->gap)
 		ASSERT_EQ(0, kmig_param_write("rearm_gap", variant->gap));
 
-	self->fd = kmig_mem_create(self->dev, NPAGES * self->ps);
+	self->fd = kmig_mem_create_flags(self->dev, NPAGES * self->ps,
+					 variant->large ? KMIG_MEM_CREATE_LARGE : 0);
 	ASSERT_LE(0, self->fd);
 	self->p = mmap(NULL, NPAGES * self->ps, PROT_READ | PROT_WRITE,
 		       MAP_SHARED, self->fd, 0);
@@ -399,6 +414,7 @@ TEST_F(dirty, stop_then_restart)
 TEST_F(dirty, statistics)
 {
 	struct kmig_mem_stats st;
+	long populated;
 
 	memset(self->p, 0, 10 * self->ps);
 	ASSERT_EQ(0, kmig_track(self->fd, KMIG_MEM_TRACK_START, 0));
@@ -406,17 +422,20 @@ TEST_F(dirty, statistics)
 		self->p[i * self->ps] = 1;
 	ASSERT_EQ(0, kmig_mem_stats(self->fd, &st));
 	EXPECT_EQ(NPAGES, st.pages);
-	EXPECT_EQ(10, st.populated_pages);
+	/* A large object populated the first folio, 16 pages, as a whole. */
+	populated = variant->large && st.large_folios ? 16 : 10;
+	EXPECT_EQ(populated, st.populated_pages);
+	EXPECT_EQ(variant->large && st.large_folios ? 1 : 0, st.large_folios);
 	EXPECT_EQ(10, st.dirty_pages);
 	EXPECT_EQ(10, st.write_faults);
 	EXPECT_EQ(1, st.tracking);
-	/* Start re-armed the 10 populated pages. */
-	EXPECT_EQ(10, st.rearmed_pages);
+	/* Start re-armed the populated pages. */
+	EXPECT_EQ(populated, st.rearmed_pages);
 	EXPECT_EQ(10, harvest_all(self));
 	ASSERT_EQ(0, kmig_mem_stats(self->fd, &st));
 	EXPECT_EQ(0, st.dirty_pages);
 	EXPECT_EQ(1, st.harvests);
-	EXPECT_EQ(20, st.rearmed_pages);
+	EXPECT_EQ(populated + 10, st.rearmed_pages);
 }
 
 /* Validation: every invalid input has its errno and changes nothing. */

@@ -26,10 +26,12 @@ FIXTURE(stream) {
 	unsigned char *blob;
 };
 
+/* large: both memories are KMIG_MEM_CREATE_LARGE (64 KiB fragments) */
 FIXTURE_VARIANT(stream) {
 	__u32 proto;
 	__u64 caps;
 	bool unix_socket;
+	bool large;
 };
 
 FIXTURE_VARIANT_ADD(stream, v1_plain) { .proto = 1, .caps = 0 };
@@ -41,6 +43,16 @@ FIXTURE_VARIANT_ADD(stream, v2_zero_blobs) {
 FIXTURE_VARIANT_ADD(stream, v2_all_caps) { .proto = 2, .caps = ALL_CAPS };
 FIXTURE_VARIANT_ADD(stream, v2_unix) {
 	.proto = 2, .caps = ALL_CAPS, .unix_socket = true,
+};
+FIXTURE_VARIANT_ADD(stream, v1_large) { .proto = 1, .caps = 0, .large = true };
+FIXTURE_VARIANT_ADD(stream, v2_large) {
+	.proto = 2, .caps = KMIG_CAP_ZERO_PAGES | KMIG_CAP_BLOBS, .large = true,
+};
+FIXTURE_VARIANT_ADD(stream, v2_large_all_caps) {
+	.proto = 2, .caps = ALL_CAPS, .large = true,
+};
+FIXTURE_VARIANT_ADD(stream, v2_unix_large) {
+	.proto = 2, .caps = KMIG_CAP_BLOBS, .unix_socket = true, .large = true,
 };
 
 static void fill_source(unsigned char *p, long ps, unsigned int seed)
@@ -62,11 +74,13 @@ static void fill_source(unsigned char *p, long ps, unsigned int seed)
 
 FIXTURE_SETUP(stream)
 {
+	__u32 flags = variant->large ? KMIG_MEM_CREATE_LARGE : 0;
+
 	self->ps = page_size();
 	self->dev = open(KMIG_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->dev);
-	self->src = kmig_mem_create(self->dev, NPAGES * self->ps);
-	self->dst = kmig_mem_create(self->dev, NPAGES * self->ps);
+	self->src = kmig_mem_create_flags(self->dev, NPAGES * self->ps, flags);
+	self->dst = kmig_mem_create_flags(self->dev, NPAGES * self->ps, flags);
 	ASSERT_LE(0, self->src);
 	ASSERT_LE(0, self->dst);
 	self->s = mmap(NULL, NPAGES * self->ps, PROT_READ | PROT_WRITE,

@@ -45,14 +45,21 @@ static inline int kmig_get_info(int devfd, struct kmig_info *info)
 }
 
 /* Returns the new memory fd or -errno. */
-static inline int kmig_mem_create(int devfd, unsigned long long bytes)
+static inline int kmig_mem_create_flags(int devfd, unsigned long long bytes,
+					__u32 flags)
 {
 	struct kmig_mem_create c = {
 		.size = sizeof(c),
+		.flags = flags,
 		.mem_size = bytes,
 	};
 
 	return kmig_ioctl(devfd, KMIG_MEM_CREATE, &c);
+}
+
+static inline int kmig_mem_create(int devfd, unsigned long long bytes)
+{
+	return kmig_mem_create_flags(devfd, bytes, 0);
 }
 
 static inline int kmig_track(int memfd, unsigned long cmd, unsigned int flags)

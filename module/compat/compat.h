@@ -120,14 +120,34 @@ static inline int kmig_compat_sendpage_locked(struct socket *sock,
 #endif
 
 /*
+ * Where a run's pages lie in one folio (KMIG_MEM_CREATE_LARGE), they go to
+ * the socket as one fragment of the folio. Returns the end of the segment
+ * that starts at pages[i].
+ */
+static inline unsigned int kmig_compat_segment_end(struct page **pages,
+						   unsigned int i,
+						   unsigned int nr)
+{
+	struct folio *folio = page_folio(pages[i]);
+	unsigned int j;
+
+	if (IS_ENABLED(CONFIG_HIGHMEM) || !folio_test_large(folio))
+		return i + 1;
+	for (j = i + 1; j < nr; j++)
+		if (pages[j] != nth_page(pages[i], j - i) ||
+		    page_folio(pages[j]) != folio)
+			break;
+	return j;
+}
+
+/*
  * Zero-copy send of a run of @nr pages, the first from @offset on, in one
- * call: every page but the last goes with KMIG_SEND_MORE, the last with
+ * call: every segment but the last goes with KMIG_SEND_MORE, the last with
  * @flags. Where the socket has sendpage_locked, the socket lock is taken
- * once for the run instead of once per page, and the backlog (ACKs) is
+ * once for the run instead of once per segment, and the backlog (ACKs) is
  * processed every KMIG_SEND_FLUSH pages, as tcp_sendmsg() does every few
- * segments; the socket's own waits for memory release the lock. Elsewhere,
- * one page at a time. Returns bytes sent, which may be short, or -errno if
- * nothing was sent.
+ * segments; the socket's own waits for memory release the lock. Returns
+ * bytes sent, which may be short, or -errno if nothing was sent.
  */
 #define KMIG_SEND_FLUSH	16
 
@@ -136,23 +156,31 @@ static inline int kmig_compat_send_pages(struct socket *sock,
 					 unsigned int offset, int flags)
 {
 	bool locked = kmig_compat_has_sendpage_locked(sock);
+	unsigned int i, j, flushed = 0;
 	int sent = 0, ret = 0;
-	unsigned int i;
 
 	if (locked)
 		lock_sock(sock->sk);
-	for (i = 0; i < nr; i++) {
-		size_t len = PAGE_SIZE - offset;
-		int fl = i + 1 < nr ? flags | KMIG_SEND_MORE : flags;
+	for (i = 0; i < nr; i = j) {
+		struct folio *folio = page_folio(pages[i]);
+		struct page *head = folio_page(folio, 0);
+		unsigned int off;
+		size_t len;
+		int fl;
 
+		j = kmig_compat_segment_end(pages, i, nr);
+		off = (pages[i] - head) * PAGE_SIZE + offset;
+		len = (j - i) * PAGE_SIZE - offset;
+		fl = j < nr ? flags | KMIG_SEND_MORE : flags;
 		if (!locked) {
-			ret = kmig_compat_sendpage(sock, pages[i], offset, len,
-						   fl);
+			ret = kmig_compat_sendpage(sock, head, off, len, fl);
 		} else {
-			if (i && !(i % KMIG_SEND_FLUSH))
+			if (i - flushed >= KMIG_SEND_FLUSH) {
 				sk_flush_backlog(sock->sk);
-			ret = kmig_compat_sendpage_locked(sock, pages[i], offset,
-							  len, fl);
+				flushed = i;
+			}
+			ret = kmig_compat_sendpage_locked(sock, head, off, len,
+							  fl);
 		}
 		if (ret <= 0)
 			break;

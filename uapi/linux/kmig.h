@@ -53,6 +53,7 @@
 #define KMIG_FEAT_SESSION	(1ULL << 4)	/* KMIG_SESSION_CREATE, GET_STATS */
 #define KMIG_FEAT_SEND		(1ULL << 5)	/* SEND_ROUND, SEND_BLOB, SEND_END */
 #define KMIG_FEAT_RECV		(1ULL << 6)	/* KMIG_SESSION_RECV */
+#define KMIG_FEAT_MEM_LARGE	(1ULL << 7)	/* KMIG_MEM_CREATE_LARGE */
 
 #define KMIG_IOC_MAGIC		0xB9
 
@@ -84,10 +85,19 @@ struct kmig_info {
 /*
  * KMIG_MEM_CREATE, on /dev/kmig: create a guest memory object of mem_size
  * bytes. Returns a new file descriptor (O_RDWR | O_CLOEXEC) for it.
+ *
+ * KMIG_MEM_CREATE_LARGE: allocate the object in physically contiguous 64 KiB
+ * folios (aligned runs of 16 pages) where the page allocator has them, and
+ * in single pages where it does not or at an end that is not a whole folio.
+ * The first touch of a page populates its whole folio. The sender then hands
+ * the socket one 64 KiB fragment per folio instead of 16 pages. Tracking
+ * stays per page.
  */
+#define KMIG_MEM_CREATE_LARGE	(1U << 0)
+
 struct kmig_mem_create {
 	__u32 size;		/* in: sizeof(struct kmig_mem_create) */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: KMIG_MEM_CREATE_* */
 	__u64 mem_size;		/* in: bytes, a non-zero multiple of page_size */
 	__u64 reserved[2];	/* must be 0 */
 };
@@ -154,7 +164,8 @@ struct kmig_mem_stats {
 	__u64 rearmed_pages;	/* out: pages write-protected again */
 	__u32 tracking;		/* out: 1 while tracking is on */
 	__u32 rearm_method;	/* out: KMIG_REARM_* in use */
-	__u64 reserved[4];	/* must be 0 */
+	__u64 large_folios;	/* out: 64 KiB folios allocated (CREATE_LARGE) */
+	__u64 reserved[3];	/* must be 0 */
 };
 
 #define KMIG_MEM_STATS_SIZE_VER0	96
