@@ -199,12 +199,18 @@ static int make_runs(struct run *runs, long npages, bool sparse)
 	return nr;
 }
 
-enum sender { S_KMIG, S_SEND, S_ZEROCOPY, S_RAW, S_MAX };
+/*
+ * kmig sends from KMIG_MEM_CREATE_LARGE memory, as kmig-vmm creates it;
+ * "kmig, 4 KiB pages" from memory created without the flag.
+ */
+enum sender { S_KMIG, S_KMIG_SMALL, S_SEND, S_ZEROCOPY, S_RAW, S_MAX };
 static const char *const sender_name[S_MAX] = {
-	"kmig", "send()", "MSG_ZEROCOPY", "raw bound",
+	"kmig", "kmig, 4 KiB pages", "send()", "MSG_ZEROCOPY", "raw bound",
 };
 /* -s: which senders run, by their short names */
-static const char *const sender_opt[S_MAX] = { "kmig", "send", "zerocopy", "raw" };
+static const char *const sender_opt[S_MAX] = {
+	"kmig", "kmig4k", "send", "zerocopy", "raw",
+};
 static unsigned int senders = (1u << S_MAX) - 1;
 
 static void parse_senders(char *list)
@@ -217,7 +223,7 @@ static void parse_senders(char *list)
 			if (!strcmp(t, sender_opt[w]))
 				break;
 		if (w == S_MAX) {
-			fprintf(stderr, "-s: senders are kmig, send, zerocopy, raw\n");
+			fprintf(stderr, "-s: senders are kmig, kmig4k, send, zerocopy, raw\n");
 			exit(2);
 		}
 		senders |= 1u << w;
@@ -270,10 +276,18 @@ struct pass {
 	double mbs, cpu, rcpu;
 };
 
-static void stream_pass(int dev, int mem, unsigned char *map, long npages,
+/* The memory a pass sends from: [0] large, [1] 4 KiB pages, same bytes. */
+struct source {
+	int mem[2];
+	unsigned char *map[2];
+};
+
+static void stream_pass(int dev, const struct source *src, long npages,
 			const struct run *runs, int nr, enum sender who,
 			struct pass *res)
 {
+	int mem = src->mem[who == S_KMIG_SMALL];
+	unsigned char *map = src->map[who == S_KMIG_SMALL];
 	double *cpu = &res->cpu;
 	struct sink sink = { 0 };
 	long payload = 0, zc_sends = 0;
@@ -288,7 +302,7 @@ static void stream_pass(int dev, int mem, unsigned char *map, long npages,
 	sink.fd = b;
 	pthread_create(&th, NULL, sink_thread, &sink);
 
-	if (who == S_KMIG) {
+	if (who == S_KMIG || who == S_KMIG_SMALL) {
 		__u64 bm[64];
 
 		/* the dirty set, then one round */
@@ -353,18 +367,25 @@ static void bench_stream(int dev)
 {
 	long npages = mib * (1 << 20) / ps;
 	struct run *runs = calloc(npages, sizeof(*runs));
-	int mem = kmig_mem_create(dev, npages * ps);
-	unsigned char *map;
-	unsigned int seed = 1;
+	struct source src;
 
-	if (mem < 0 || !runs)
+	if (!runs)
 		die("memory");
 	pin_to_cpu(0);
-	map = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0);
-	if (map == MAP_FAILED)
-		die("mmap");
-	for (long i = 0; i < npages * ps; i += 8)
-		*(unsigned long *)(map + i) = rand_r(&seed) | 1;
+	for (int k = 0; k < 2; k++) {
+		unsigned int seed = 1;
+
+		src.mem[k] = kmig_mem_create_flags(dev, npages * ps,
+						   k ? 0 : KMIG_MEM_CREATE_LARGE);
+		if (src.mem[k] < 0)
+			die("memory");
+		src.map[k] = mmap(NULL, npages * ps, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, src.mem[k], 0);
+		if (src.map[k] == MAP_FAILED)
+			die("mmap");
+		for (long i = 0; i < npages * ps; i += 8)
+			*(unsigned long *)(src.map[k] + i) = rand_r(&seed) | 1;
+	}
 
 	printf("\n## stream: %ld MiB over %s TCP, %d passes each (MB/s min/median/max; sender CPU s/GiB median)\n\n",
 	       mib, link_name, reps);
@@ -382,8 +403,7 @@ static void bench_stream(int dev)
 
 				if (!(senders & (1u << w)))
 					continue;
-				stream_pass(dev, mem, map, npages, runs, nr, w,
-					    &p);
+				stream_pass(dev, &src, npages, runs, nr, w, &p);
 				mbs[w][r] = p.mbs;
 				cpu[w][r] = p.cpu;
 				rcpu[w][r] = p.rcpu;
@@ -405,8 +425,10 @@ static void bench_stream(int dev)
 				printf("- |\n");
 		}
 	}
-	munmap(map, npages * ps);
-	close(mem);
+	for (int k = 0; k < 2; k++) {
+		munmap(src.map[k], npages * ps);
+		close(src.mem[k]);
+	}
 	free(runs);
 }
 

@@ -32,6 +32,9 @@
  * --crash-after-round N (testing) makes the VMM kill itself with SIGKILL
  * once round N is reported, to test failures at a known point.
  *
+ * Guest RAM is created with KMIG_MEM_CREATE_LARGE (64 KiB folios) when the
+ * module has it; --small-pages creates it from single pages.
+ *
  * --checksum offers KMIG_CAP_CHECKSUM (a CRC per record, at the cost of a
  * copy on the sender); it is used only if both sides offer it.
  * --proto-min/--proto-max narrow the versions offered in the handshake to
@@ -138,6 +141,8 @@ struct vm {
 	bool soft_dirty;	/* private anonymous RAM without THP */
 	bool anon;		/* --baseline: private anonymous RAM */
 };
+
+static bool small_pages;	/* --small-pages: no KMIG_MEM_CREATE_LARGE */
 
 static uint64_t now_ns(void)
 {
@@ -384,6 +389,7 @@ static void vm_create(struct vm *v, size_t ram_size)
 	struct kvm_userspace_memory_region region = { .slot = 0 };
 	struct sigaction sa = { .sa_handler = kick };
 	struct kmig_mem_create mc = { .size = sizeof(mc) };
+	struct kmig_info info;
 	int mmap_size;
 
 	pthread_mutex_init(&v->lock, NULL);
@@ -394,6 +400,10 @@ static void vm_create(struct vm *v, size_t ram_size)
 	if (v->dev < 0)
 		die("/dev/kmig (is the module loaded?)", -v->dev);
 	mc.mem_size = ram_size;
+	/* 64 KiB folios where the module has them: fewer, larger fragments */
+	if (!small_pages && !kmig_query(v->dev, &info) &&
+	    (info.features & KMIG_FEAT_MEM_LARGE))
+		mc.flags = KMIG_MEM_CREATE_LARGE;
 	v->mem = ioctl(v->dev, KMIG_MEM_CREATE, &mc);
 	if (v->mem < 0)
 		die("KMIG_MEM_CREATE", errno);
@@ -1212,6 +1222,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "baseline", optional_argument, NULL, 'B' },
+		{ "small-pages", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .mem_mib = 16, .rate = 2000, .after = 2, .run_for = 2 };
@@ -1250,6 +1261,7 @@ int main(int argc, char **argv)
 		case 'X': crash_after = strtoul(optarg, NULL, 0); break;
 		case 'l': o.listen_port = atoi(optarg); break;
 		case 'j': o.json = true; break;
+		case 'S': small_pages = true; break;
 		case 'B':
 			if (!optarg || !strcmp(optarg, "kvm"))
 				o.baseline = BL_KVM;

@@ -29,6 +29,7 @@ static const char *const feature_names[64] = {
 	[4] = "session",	/* KMIG_FEAT_SESSION */
 	[5] = "send",		/* KMIG_FEAT_SEND */
 	[6] = "recv",		/* KMIG_FEAT_RECV */
+	[7] = "mem_large",	/* KMIG_FEAT_MEM_LARGE */
 };
 
 _Static_assert(KMIG_CAP_ZERO_PAGES == 1ULL << 0, "cap_names");
@@ -39,6 +40,9 @@ _Static_assert(KMIG_FEAT_WP_HELPERS == 1ULL << 3, "feature_names");
 _Static_assert(KMIG_FEAT_SESSION == 1ULL << 4, "feature_names");
 _Static_assert(KMIG_FEAT_SEND == 1ULL << 5, "feature_names");
 _Static_assert(KMIG_FEAT_RECV == 1ULL << 6, "feature_names");
+#endif
+#ifdef KMIG_FEAT_MEM_LARGE
+_Static_assert(KMIG_FEAT_MEM_LARGE == 1ULL << 7, "feature_names");
 #endif
 
 const char *kmig_cap_name(unsigned int bit)
