@@ -104,7 +104,7 @@ install: $(if $(KO),,module)
 
 # DKMS: copy the tree to /usr/src/kmig-VERSION, then build and install it
 # for KVER (pass -k: the build host may run another kernel).
-DKMS_VERSION := 0.1.0
+DKMS_VERSION := 0.2.0
 dkms-install:
 	rm -rf /usr/src/kmig-$(DKMS_VERSION)
 	mkdir -p /usr/src/kmig-$(DKMS_VERSION)

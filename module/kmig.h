@@ -8,8 +8,8 @@
 #include <linux/types.h>
 #include <linux/kmig.h>
 
-#define KMIG_MODULE_VERSION	KMIG_VERSION(0, 1, 0)
-#define KMIG_MODULE_VERSION_STR	"0.1.0"
+#define KMIG_MODULE_VERSION	KMIG_VERSION(0, 2, 0)
+#define KMIG_MODULE_VERSION_STR	"0.2.0"
 
 /* The wire protocol window this build implements. */
 #define KMIG_PROTO_MIN_BUILTIN	KMIG_PROTO_V1

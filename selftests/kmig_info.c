@@ -41,7 +41,7 @@ TEST_F(info, sane_values)
 	EXPECT_EQ(sizeof(*in), in->size);
 	EXPECT_EQ(0, in->flags);
 	EXPECT_EQ(0, KMIG_VERSION_MAJOR(in->module_version));
-	EXPECT_EQ(1, KMIG_VERSION_MINOR(in->module_version));
+	EXPECT_EQ(2, KMIG_VERSION_MINOR(in->module_version));
 	EXPECT_EQ(page_size(), in->page_size);
 	EXPECT_EQ(KMIG_PROTO_V1, in->proto_min);
 	EXPECT_LE(in->proto_min, in->proto_max);
