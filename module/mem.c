@@ -160,6 +160,7 @@ static vm_fault_t kmig_mem_page_mkwrite(struct vm_fault *vmf)
 	struct kmig_mem *mem = vmf->vma->vm_file->private_data;
 
 	lock_page(vmf->page);
+	kmig_mem_set_written(mem, vmf->pgoff);
 	if (READ_ONCE(mem->tracking)) {
 		kmig_mem_mark_dirty(mem, vmf->pgoff);
 		atomic64_inc(&mem->write_faults);
@@ -254,6 +255,7 @@ static void kmig_mem_free(struct kmig_mem *mem)
 	}
 	xa_destroy(&mem->pages);
 	kmig_dirty_free(&mem->dirty);
+	kvfree(mem->written);
 	kfree(mem);
 }
 
@@ -327,9 +329,16 @@ int kmig_mem_create(u64 size, u32 flags)
 	mutex_init(&mem->lock);
 	mutex_init(&mem->populate_lock);
 
+	/* sized by the user: a failure is an errno, not a warning */
+	mem->written = kvcalloc(BITS_TO_LONGS(mem->npages), sizeof(long),
+				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!mem->written) {
+		ret = -ENOMEM;
+		goto out_free_mem;
+	}
 	ret = kmig_dirty_init(&mem->dirty, mem->npages);
 	if (ret)
-		goto out_free_mem;
+		goto out_free_written;
 
 	inode = alloc_anon_inode(kmig_mnt->mnt_sb);
 	if (IS_ERR(inode)) {
@@ -364,6 +373,8 @@ out_put_inode:
 	iput(inode);
 out_free_dirty:
 	kmig_dirty_free(&mem->dirty);
+out_free_written:
+	kvfree(mem->written);
 out_free_mem:
 	kfree(mem);
 	return ret;

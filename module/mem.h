@@ -6,6 +6,7 @@
 #ifndef _KMIG_MEM_H
 #define _KMIG_MEM_H
 
+#include <linux/bitops.h>
 #include <linux/fs.h>
 #include <linux/mutex.h>
 #include <linux/xarray.h>
@@ -56,6 +57,13 @@
  * write-protects the pages under their page locks, so no page_mkwrite that
  * saw the old value can still be installing a writable PTE afterwards.
  *
+ * @written has a bit per page that may hold non-zero bytes: set (atomic
+ * set_bit) by page_mkwrite, which every first write through a mapping
+ * passes, tracking or not, and by the receiver before it reads into a page;
+ * never cleared. A page whose bit is clear is still the zeroed page it was
+ * allocated as, so the sender need not read it to know it is zero, and a
+ * ZERO record need not clear it.
+ *
  * The statistics are atomics, read without locks.
  */
 struct kmig_mem {
@@ -68,6 +76,7 @@ struct kmig_mem {
 	bool large;			/* KMIG_MEM_CREATE_LARGE, fixed */
 	void *owner;
 	struct kmig_dirty dirty;
+	unsigned long *written;
 
 	atomic_long_t populated;
 	atomic_long_t large_folios;
@@ -105,6 +114,19 @@ long kmig_mem_harvest(struct kmig_mem *mem, void __user *uarg);
 int kmig_mem_harvest_batch(struct kmig_mem *mem, u64 *pos, u64 end,
 			   struct kmig_batch *b);
 void kmig_mem_mark_dirty(struct kmig_mem *mem, pgoff_t index);
+
+/* May the page at @index hold non-zero bytes? See @written. */
+static inline bool kmig_mem_written(const struct kmig_mem *mem, pgoff_t index)
+{
+	return test_bit(index, mem->written);
+}
+
+static inline void kmig_mem_set_written(struct kmig_mem *mem, pgoff_t index)
+{
+	if (!test_bit(index, mem->written))
+		set_bit(index, mem->written);
+}
+
 int kmig_mem_rearm_method(void);
 
 #endif /* _KMIG_MEM_H */

@@ -283,6 +283,7 @@ static int kmig_rx_pages(struct kmig_session *s)
 						 rx->page_i + i);
 			if (!page)
 				return kmig_rx_bad(s, -ENOMEM, KMIG_ERR_NONE);
+			kmig_mem_set_written(mem, rx->rec.index + rx->page_i + i);
 			bvec_set_page(&bv[i], page, PAGE_SIZE - off, off);
 			len += PAGE_SIZE - off;
 			off = 0;
@@ -369,10 +370,10 @@ static int kmig_rx_done(struct kmig_session *s, struct kmig_recv *ev)
 	case KMIG_REC_ZERO:
 		mem = s->regions[r->region].mem;
 		for (i = 0; i < r->count; i++) {
-			/* Pages never written are zero already. */
+			/* Pages never written are zero already (@written). */
 			struct page *page = xa_load(&mem->pages, r->index + i);
 
-			if (page)
+			if (page && kmig_mem_written(mem, r->index + i))
 				clear_highpage(page);
 		}
 		s->zero_pages += r->count;

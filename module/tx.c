@@ -337,9 +337,12 @@ static bool kmig_tx_next_batch(struct kmig_session *s)
 
 	for (i = 0; i < tx->batch.n; i++) {
 		struct page *page = tx->batch.page[i];
+		struct kmig_mem *mem = s->regions[tx->batch_region].mem;
 
+		/* A page never written is zero without reading it. */
 		tx->zero[i] = (s->caps & KMIG_CAP_ZERO_PAGES) &&
-			      (!page || kmig_page_is_zero(page));
+			      (!page || !kmig_mem_written(mem, tx->batch.index[i]) ||
+			       kmig_page_is_zero(page));
 	}
 	return true;
 }

@@ -286,6 +286,52 @@ TEST_F(stream, zero_pages_cost_nothing)
 }
 
 /* Byte and time budgets return early; the next call continues the round. */
+/*
+ * Pages only read (populated, never written) go out as ZERO records, which
+ * the sender knows without reading them; the destination's written (0xee)
+ * pages are cleared by those records.
+ */
+TEST_F(stream, never_written_pages_are_zero_records)
+{
+	struct kmig_session_stats st;
+	volatile unsigned char sink;
+	pid_t pid;
+	int sfd;
+
+	if (!(variant->caps & KMIG_CAP_ZERO_PAGES))
+		SKIP(return, "variant without KMIG_CAP_ZERO_PAGES");
+	/* a fresh source: every page read once, page 7 written */
+	ASSERT_EQ(0, kmig_track(self->src, KMIG_MEM_TRACK_STOP, 0));
+	munmap(self->s, NPAGES * self->ps);
+	close(self->src);
+	self->src = kmig_mem_create_flags(self->dev, NPAGES * self->ps,
+					  variant->large ? KMIG_MEM_CREATE_LARGE : 0);
+	ASSERT_LE(0, self->src);
+	self->s = mmap(NULL, NPAGES * self->ps, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, self->src, 0);
+	ASSERT_NE(MAP_FAILED, self->s);
+	for (int pg = 0; pg < NPAGES; pg++)
+		sink = self->s[pg * self->ps];
+	(void)sink;
+	memset(self->s + 7 * self->ps, 0x5a, self->ps);
+	ASSERT_EQ(0, kmig_track(self->src, KMIG_MEM_TRACK_START,
+				KMIG_TRACK_ALL_DIRTY));
+
+	pid = start_receiver(self, variant, 0);
+	sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
+			   variant->proto, variant->caps, &self->src, 1, 0);
+	ASSERT_LE(0, sfd);
+	ASSERT_EQ(0, kmig_send_full_round(sfd, KMIG_ROUND_FINAL));
+	ASSERT_EQ(0, kmig_send_end(sfd));
+	ASSERT_EQ(0, wait_child(pid));
+	/* the destination's 0xee pages were cleared, page 7 arrived */
+	EXPECT_EQ(0, pages_differ(self));
+	ASSERT_EQ(0, kmig_session_stats(sfd, &st));
+	EXPECT_EQ(1, st.pages);
+	EXPECT_EQ(NPAGES - 1, st.zero_pages);
+	close(sfd);
+}
+
 TEST_F(stream, budgets_split_rounds)
 {
 	struct kmig_send_round r;
