@@ -55,8 +55,10 @@ FIXTURE(kvm) {
 	__u64 map[NPAGES / 64];
 };
 
+/* large: guest RAM is KMIG_MEM_CREATE_LARGE (64 KiB folios) */
 FIXTURE_VARIANT(kvm) {
 	int rearm;
+	bool large;
 };
 
 FIXTURE_VARIANT_ADD(kvm, wp) {
@@ -65,6 +67,16 @@ FIXTURE_VARIANT_ADD(kvm, wp) {
 
 FIXTURE_VARIANT_ADD(kvm, unmap) {
 	.rearm = KMIG_REARM_UNMAP,
+};
+
+FIXTURE_VARIANT_ADD(kvm, wp_large) {
+	.rearm = KMIG_REARM_WP,
+	.large = true,
+};
+
+FIXTURE_VARIANT_ADD(kvm, unmap_large) {
+	.rearm = KMIG_REARM_UNMAP,
+	.large = true,
 };
 
 FIXTURE_SETUP(kvm)
@@ -94,7 +106,8 @@ FIXTURE_SETUP(kvm)
 
 	self->vm = ioctl(self->kvm, KVM_CREATE_VM, 0);
 	ASSERT_LE(0, self->vm);
-	self->mem = kmig_mem_create(self->dev, RAM_SIZE);
+	self->mem = kmig_mem_create_flags(self->dev, RAM_SIZE, variant->large ?
+					  KMIG_MEM_CREATE_LARGE : 0);
 	ASSERT_LE(0, self->mem);
 	self->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 self->mem, 0);
