@@ -43,28 +43,48 @@ ratio() { # A B: A / B, or - without a B
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'
 }
 
-# whole MIB BW RATE: same guest, same cap, same limits for every migrator.
-whole() {
+# run_one WHO MIB BW RATE: one migration; its summary line goes to
+# /tmp/bench.WHO, and 0 means it worked.
+run_one() {
+	opt=
+	[ "$1" != kmig ] && opt=--baseline=$1
 	lim="--downtime 50 --max-rounds 10 --policy force"
-	[ "$2" != 0 ] && lim="$lim --bw $2"
-	for who in kmig kvm softdirty; do : > /tmp/bench.$who; done
+	[ "$3" != 0 ] && lim="$lim --bw $3"
+	# the destination's guest exists before the migration
+	on b timeout 120 kmig-vmm incoming --listen 7000 \
+		--mem "$2" --run-for 1 $opt >/tmp/bench.dst 2>&1 &
+	dst=$!
+	sleep 2
+	on a timeout 120 kmig-vmm run --mem "$2" --rate "$4" \
+		--after 1 --run-for 1 --json $lim $opt \
+		--migrate-to 10.77.0.2:7000 >/tmp/bench.one 2>&1
+	ok=$?
+	wait $dst || ok=1
+	[ $ok = 0 ] || return 1
+	grep '"summary"' /tmp/bench.one | sed "s/^/# $1 $4: /"
+	echo "$(field total_ms /tmp/bench.one) $(field downtime_ms /tmp/bench.one) $(field rounds /tmp/bench.one)" >> /tmp/bench.$1
+}
+
+# whole MIB BW RATE: same guest, same cap, same limits for every migrator,
+# three passes each, interleaved. A run that fails is run again (up to
+# twice more) and counted: under nested SVM in TCG the baseline's KVM guest
+# sometimes crashes at high dirty rates (see Documentation/performance.rst).
+whole() {
+	for who in kmig kvm softdirty; do
+		: > /tmp/bench.$who
+		: > /tmp/bench.$who.failed
+	done
 	for i in 1 2 3; do
 		for who in kmig kvm softdirty; do
-			opt=
-			[ $who != kmig ] && opt=--baseline=$who
-			on b timeout 120 kmig-vmm incoming --listen 7000 \
-				--run-for 1 $opt >/tmp/bench.dst 2>&1 &
-			dst=$!
-			sleep 2
-			if ! on a timeout 120 kmig-vmm run --mem "$1" --rate "$3" \
-				--after 1 --run-for 1 --json $lim $opt \
-				--migrate-to 10.77.0.2:7000 >/tmp/bench.one 2>&1; then
-				rc=1
-				grep -v '"counter"' /tmp/bench.one /tmp/bench.dst | sed 's/^/# failed: /'
-			fi
-			wait $dst || rc=1
-			grep '"summary"' /tmp/bench.one | sed "s/^/# $who $3: /"
-			echo "$(field total_ms /tmp/bench.one) $(field downtime_ms /tmp/bench.one) $(field rounds /tmp/bench.one)" >> /tmp/bench.$who
+			n=0
+			until run_one $who "$1" "$2" "$3"; do
+				why=$(grep -h -m1 -E 'unexpected exit|FAILED|failed|incomplete|differs' \
+					/tmp/bench.one /tmp/bench.dst | head -n 1)
+				echo "# failed: $who $3 pass $i: ${why:-no summary}"
+				echo x >> /tmp/bench.$who.failed
+				n=$((n + 1))
+				[ $n -lt 3 ] || { rc=1; break; }
+			done
 		done
 	done
 	kt=$(median 1 /tmp/bench.kmig)
@@ -73,7 +93,7 @@ whole() {
 		name=$who
 		[ $who = kvm ] && name="baseline, KVM dirty log"
 		[ $who = softdirty ] && name="baseline, soft-dirty"
-		echo "| $3 | $name | $t | $(median 2 /tmp/bench.$who) | $(median 3 /tmp/bench.$who) | $(ratio "$kt" "$t") |"
+		echo "| $3 | $name | $t | $(median 2 /tmp/bench.$who) | $(median 3 /tmp/bench.$who) | $(ratio "$kt" "$t") | $(wc -l < /tmp/bench.$who.failed) |"
 	done
 }
 

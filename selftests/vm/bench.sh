@@ -54,8 +54,8 @@ part() {
 			echo
 			echo "## whole migration: $mib MiB KVM guest, $cap, downtime limit 50 ms, at most 10 pre-copy rounds then forced; medians of 3, one boot per dirty rate"
 			echo
-			echo "| writes/s | migrator | total ms | downtime ms | rounds | kmig total / this |"
-			echo "|---|---|---|---|---|---|"
+			echo "| writes/s | migrator | total ms | downtime ms | rounds | kmig total / this | failed runs |"
+			echo "|---|---|---|---|---|---|---|"
 			for rate in 1000 10000 100000; do
 				# the rows; each run's summary stays in the part's log
 				part "whole-$mib-$bw-$rate" "whole:$mib:$bw:$rate" 400 |

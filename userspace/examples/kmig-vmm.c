@@ -14,7 +14,7 @@
  *                [--max-rounds N] [--max-time MS] [--policy fail|force]
  *                [--bw BYTES/S] [--key FILE] [--proto-min N] [--proto-max N]
  *                [--retry N] [--checksum] [--json]
- *   kmig-vmm incoming --listen PORT [--run-for SEC] [--key FILE]
+ *   kmig-vmm incoming --listen PORT [--mem MIB] [--run-for SEC] [--key FILE]
  *                [--proto-min N] [--proto-max N] [--checksum] [--json]
  *   kmig-vmm bench-track [--mem MIB] [--run-for SEC]
  *
@@ -625,6 +625,7 @@ struct opts {
 	const char *key;
 	bool json;
 	int listen_port;
+	bool mem_given;		/* incoming: create the guest before accepting */
 	enum { BL_NONE, BL_KVM, BL_SOFTDIRTY } baseline;
 };
 
@@ -890,16 +891,23 @@ static int bl_recv(int sock, void *p, size_t len)
 	return recv(sock, p, len, MSG_WAITALL) == (ssize_t)len ? 0 : -1;
 }
 
-static int baseline_destination(struct opts *o, int sock)
+/* @v: the guest, already created if --mem came before the migration */
+static int baseline_destination(struct opts *o, struct vm *v, int sock)
 {
-	struct vm v = { .name = "host-b", .json = o->json, .anon = true };
 	uint32_t hdr[2];
 	uint64_t rec[2];
 	char state[1024];
 
 	if (bl_recv(sock, hdr, sizeof(hdr)) || hdr[0] != 0x4c53424b)
 		return 1;
-	vm_create(&v, (size_t)hdr[1] * 4096);
+	v->anon = true;
+	if (!v->ram) {
+		vm_create(v, (size_t)hdr[1] * 4096);
+	} else if (v->ram_size != (size_t)hdr[1] * 4096) {
+		say(v, "the source's guest has %u pages, this one %zu",
+		    hdr[1], v->ram_size / 4096);
+		return 1;
+	}
 	for (;;) {
 		if (bl_recv(sock, rec, sizeof(rec)))
 			goto incomplete;
@@ -909,21 +917,21 @@ static int baseline_destination(struct opts *o, int sock)
 			break;
 		if (rec[0] == BL_STATE) {
 			if (rec[1] > sizeof(state) || bl_recv(sock, state, rec[1]) ||
-			    vm_load(&v, state, rec[1]))
+			    vm_load(v, state, rec[1]))
 				goto incomplete;
 			continue;
 		}
 		if (rec[0] >= hdr[1] || rec[1] > hdr[1] - rec[0] ||
-		    bl_recv(sock, v.ram + rec[0] * 4096, rec[1] * 4096))
+		    bl_recv(sock, v->ram + rec[0] * 4096, rec[1] * 4096))
 			goto incomplete;
 	}
-	vm_resume(&v);
+	vm_resume(v);
 	if (send(sock, "k", 1, MSG_NOSIGNAL) != 1)
 		return 1;
-	say(&v, "baseline migration received; the guest runs here");
-	return watch(&v, o->run_for) ? 1 : 0;
+	say(v, "baseline migration received; the guest runs here");
+	return watch(v, o->run_for) ? 1 : 0;
 incomplete:
-	say(&v, "incomplete baseline stream, the guest is discarded");
+	say(v, "incomplete baseline stream, the guest is discarded");
 	return 1;
 }
 
@@ -1041,6 +1049,11 @@ static int cmd_incoming(struct opts *o)
 	if (load_key(o->key, &key))
 		hs_opts.key = &key;
 
+	/* --mem: the guest exists before a migration comes in, as a VMM's does */
+	if (o->mem_given) {
+		v.anon = o->baseline != BL_NONE;
+		vm_create(&v, o->mem_mib << 20);
+	}
 	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(l, (void *)&addr, sizeof(addr)) || listen(l, 1))
@@ -1052,7 +1065,7 @@ static int cmd_incoming(struct opts *o)
 	if (sock < 0)
 		die("accept", errno);
 	if (o->baseline)
-		return baseline_destination(o, sock);
+		return baseline_destination(o, &v, sock);
 	ret = kmig_handshake_destination(sock, &offer, &hs_opts, &hs);
 	if (ret) {
 		say(&v, "handshake refused: %s", hs.message);
@@ -1064,7 +1077,13 @@ static int cmd_incoming(struct opts *o)
 		say(&v, "expected one memory region, got %u", hs.nr_regions);
 		return 1;
 	}
-	vm_create(&v, hs.regions[0].size);
+	if (!v.ram) {
+		vm_create(&v, hs.regions[0].size);
+	} else if (v.ram_size != hs.regions[0].size) {
+		say(&v, "the source's guest has %llu bytes of RAM, this one %zu",
+		    (unsigned long long)hs.regions[0].size, v.ram_size);
+		return 1;
+	}
 	v.batch = 64;
 	ret = kmig_migrate_destination(v.dev, sock, &hs, &v.mem, 1, &ops, &v,
 				       &res);
@@ -1238,7 +1257,10 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'm': o.mem_mib = strtoul(optarg, NULL, 0); break;
+		case 'm':
+			o.mem_mib = strtoul(optarg, NULL, 0);
+			o.mem_given = true;
+			break;
 		case 'r': o.rate = strtoull(optarg, NULL, 0); break;
 		case 't': o.target = optarg; break;
 		case 'a': o.after = atof(optarg); break;
