@@ -10,9 +10,9 @@
  * cgroup of the task that faults them; with KMIG_MEM_CREATE_LARGE they come
  * in 64 KiB compound folios where the allocator has them. They are ordinary
  * refcounted pages (no VM_PFNMAP, no VM_IO), so GUP works for KVM, vhost and
- * O_DIRECT; a mapped page of a folio holds a reference on its folio. VM_DONTEXPAND stops mremap()
- * from growing a mapping and, being in VM_SPECIAL, keeps mlock() away from
- * pages that are not on the LRU.
+ * O_DIRECT; a mapped page of a folio holds a reference on its folio.
+ * VM_DONTEXPAND stops mremap() from growing a mapping and, being in
+ * VM_SPECIAL, keeps mlock() away from pages that are not on the LRU.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
