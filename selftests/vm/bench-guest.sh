@@ -36,8 +36,11 @@ parts() {
 field() { # NAME FILE: a number from the JSON summary
 	sed -n "s/.*\"event\":\"summary\",\"role\":\"source\".*\"$1\":\([0-9.]*\).*/\1/p" "$2"
 }
-median() { # COLUMN FILE
+median() { # COLUMN FILE: of three
 	cut -d' ' -f"$1" "$2" | sort -n | sed -n 2p
+}
+spread() { # COLUMN FILE: "min | max"
+	cut -d' ' -f"$1" "$2" | sort -n | sed -n '1h;$!d;x;G;s/\n/ | /p'
 }
 ratio() { # A B: A / B, or - without a B
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'
@@ -93,7 +96,8 @@ whole() {
 		name=$who
 		[ $who = kvm ] && name="baseline, KVM dirty log"
 		[ $who = softdirty ] && name="baseline, soft-dirty"
-		echo "| $3 | $name | $t | $(median 2 /tmp/bench.$who) | $(median 3 /tmp/bench.$who) | $(ratio "$kt" "$t") | $(wc -l < /tmp/bench.$who.failed) |"
+		set -- "$1" "$2" "$3" $(spread 1 /tmp/bench.$who | tr -d '|')
+		echo "| $3 | $name | $4 | $t | $5 | $(median 2 /tmp/bench.$who) | $(median 3 /tmp/bench.$who) | $(ratio "$kt" "$t") | $(wc -l < /tmp/bench.$who.failed) |"
 	done
 }
 
