@@ -6,7 +6,8 @@
  *   stream    kmig's sender vs userspace send() from the mapping, send()
  *             with MSG_ZEROCOPY, and the raw bound (one large send() of as
  *             many bytes), over loopback TCP; all dirty (contiguous) and a
- *             random 10% of pages. MB/s and sender CPU s/GiB.
+ *             random 10% of pages. MB/s and sender and sink CPU s/GiB;
+ *             with a sink that reads, then with one that discards.
  *   track     cost per tracked write and per re-armed page: kmig
  *             write-notify vs userfaultfd write-protect vs soft-dirty
  *             (clear_refs + pagemap), anonymous memory for the last two.
@@ -43,6 +44,12 @@
 static int reps = 5;
 static int veth_listener = -1;	/* in host b's namespace, with -n */
 static const char *link_name = "loopback";
+/*
+ * The stream's sink: read() into a buffer, one copy per byte as a migration
+ * destination makes; or recv(MSG_TRUNC), which TCP discards without a
+ * copy, so that the senders alone bound the throughput.
+ */
+static bool sink_discards;
 static long mib = 32;
 static long ps;
 
@@ -116,7 +123,8 @@ static void *sink_thread(void *arg)
 
 	pin_to_cpu(1);
 	s->cpu = cpu_now();
-	while ((n = read(s->fd, buf, sizeof(buf))) > 0)
+	while ((n = recv(s->fd, buf, sizeof(buf),
+			 sink_discards ? MSG_TRUNC : 0)) > 0)
 		s->bytes += n;
 	s->cpu = cpu_now() - s->cpu;
 	return NULL;
@@ -387,8 +395,10 @@ static void bench_stream(int dev)
 			*(unsigned long *)(src.map[k] + i) = rand_r(&seed) | 1;
 	}
 
-	printf("\n## stream: %ld MiB over %s TCP, %d passes each (MB/s min/median/max; sender CPU s/GiB median)\n\n",
-	       mib, link_name, reps);
+	printf("\n## stream: %ld MiB over %s TCP, sink %s, %d passes each (MB/s min/median/max; CPU s/GiB median)\n\n",
+	       mib, link_name,
+	       sink_discards ? "discards (MSG_TRUNC)" : "reads into a buffer",
+	       reps);
 	printf("| pattern | sender | MB/s min | median | max | sender CPU s/GiB | sink CPU s/GiB | kmig ratio (median MB/s) |\n");
 	printf("|---|---|---|---|---|---|---|---|\n");
 	for (int sparse = 0; sparse < 2; sparse++) {
@@ -729,12 +739,16 @@ int main(int argc, char **argv)
 		const char *what = i < argc ? argv[i] : "";
 
 		if (all || !strcmp(what, "stream")) {
-			link_name = "loopback";
-			bench_stream(dev);
-			if (netns) {
-				link_name = "veth";
+			for (int d = 0; d < 2; d++) {
+				sink_discards = d;
+				link_name = "loopback";
 				bench_stream(dev);
+				if (netns) {
+					link_name = "veth";
+					bench_stream(dev);
+				}
 			}
+			sink_discards = false;
 		}
 		if (all || !strcmp(what, "track"))
 			bench_track(dev);
