@@ -47,8 +47,12 @@ part() {
 	echo "Measured $(date -u +%Y-%m-%d) on $(uname -n), $(nproc) host cpus; guest kernel $KVER"
 	part parts parts
 	if [ -z "${BENCH_ARGS:-}" ]; then
-		for cfg in 16:20000000 64:0; do
-			mib=${cfg%%:*} bw=${cfg#*:}
+		# MIB:BW:RATES. Uncapped, 100,000 writes/s is left out: there
+		# the baselines' KVM guests crash and take the VM's kernel with
+		# them under nested SVM in TCG (Documentation/performance.rst).
+		for cfg in 16:20000000:1000,10000,100000 64:0:1000,10000; do
+			mib=${cfg%%:*} rest=${cfg#*:}
+			bw=${rest%%:*} rates=$(echo "${rest#*:}" | tr , ' ')
 			cap=uncapped
 			[ "$bw" != 0 ] && cap="cap $((bw / 1000000)) MB/s"
 			echo
@@ -56,7 +60,7 @@ part() {
 			echo
 			echo "| writes/s | migrator | total ms min | median | max | downtime ms | rounds | kmig total / this (medians) | failed runs |"
 			echo "|---|---|---|---|---|---|---|---|---|"
-			for rate in 1000 10000 100000; do
+			for rate in $rates; do
 				# the rows; each run's summary stays in the part's log
 				part "whole-$mib-$bw-$rate" "whole:$mib:$bw:$rate" 400 |
 					grep '^| '
