@@ -157,6 +157,31 @@ static int wait_child(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/*
+ * The source in one final round and the end, to a receiver in a child that
+ * expects no blob. Returns the send session, for its statistics, or -1 if a
+ * step failed (the receiver's exit status included).
+ */
+static int stream_to_receiver(FIXTURE_DATA(stream) *self,
+			      const FIXTURE_VARIANT(stream) *variant)
+{
+	pid_t pid = start_receiver(self, variant, 0);
+	int sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
+			       variant->proto, variant->caps, &self->src, 1, 0);
+
+	if (sfd < 0) {
+		kill(pid, SIGKILL);
+		wait_child(pid);
+		return -1;
+	}
+	if (kmig_send_full_round(sfd, KMIG_ROUND_FINAL) ||
+	    kmig_send_end(sfd) || wait_child(pid)) {
+		close(sfd);
+		return -1;
+	}
+	return sfd;
+}
+
 static long pages_differ(FIXTURE_DATA(stream) *self)
 {
 	long bad = 0;
@@ -250,7 +275,6 @@ TEST_F(stream, zero_pages_cost_nothing)
 	struct kmig_session_stats st;
 	unsigned int seed = 5;
 	long nonzero = 0;
-	pid_t pid;
 	int sfd;
 
 	if (!(variant->caps & KMIG_CAP_ZERO_PAGES))
@@ -267,13 +291,8 @@ TEST_F(stream, zero_pages_cost_nothing)
 	ASSERT_EQ(0, kmig_track(self->src, KMIG_MEM_TRACK_START,
 				KMIG_TRACK_ALL_DIRTY));
 
-	pid = start_receiver(self, variant, 0);
-	sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
-			   variant->proto, variant->caps, &self->src, 1, 0);
+	sfd = stream_to_receiver(self, variant);
 	ASSERT_LE(0, sfd);
-	ASSERT_EQ(0, kmig_send_full_round(sfd, KMIG_ROUND_FINAL));
-	ASSERT_EQ(0, kmig_send_end(sfd));
-	ASSERT_EQ(0, wait_child(pid));
 	EXPECT_EQ(0, pages_differ(self));
 
 	ASSERT_EQ(0, kmig_session_stats(sfd, &st));
@@ -285,7 +304,6 @@ TEST_F(stream, zero_pages_cost_nothing)
 	close(sfd);
 }
 
-/* Byte and time budgets return early; the next call continues the round. */
 /*
  * Pages only read (populated, never written) go out as ZERO records, which
  * the sender knows without reading them; the destination's written (0xee)
@@ -295,7 +313,6 @@ TEST_F(stream, never_written_pages_are_zero_records)
 {
 	struct kmig_session_stats st;
 	volatile unsigned char sink;
-	pid_t pid;
 	int sfd;
 
 	if (!(variant->caps & KMIG_CAP_ZERO_PAGES))
@@ -317,13 +334,8 @@ TEST_F(stream, never_written_pages_are_zero_records)
 	ASSERT_EQ(0, kmig_track(self->src, KMIG_MEM_TRACK_START,
 				KMIG_TRACK_ALL_DIRTY));
 
-	pid = start_receiver(self, variant, 0);
-	sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
-			   variant->proto, variant->caps, &self->src, 1, 0);
+	sfd = stream_to_receiver(self, variant);
 	ASSERT_LE(0, sfd);
-	ASSERT_EQ(0, kmig_send_full_round(sfd, KMIG_ROUND_FINAL));
-	ASSERT_EQ(0, kmig_send_end(sfd));
-	ASSERT_EQ(0, wait_child(pid));
 	/* the destination's 0xee pages were cleared, page 7 arrived */
 	EXPECT_EQ(0, pages_differ(self));
 	ASSERT_EQ(0, kmig_session_stats(sfd, &st));
@@ -332,6 +344,7 @@ TEST_F(stream, never_written_pages_are_zero_records)
 	close(sfd);
 }
 
+/* Byte and time budgets return early; the next call continues the round. */
 TEST_F(stream, budgets_split_rounds)
 {
 	struct kmig_send_round r;
@@ -606,13 +619,8 @@ TEST_F(stream, destination_killed_then_retry)
 	ASSERT_EQ(0, kmig_track(self->src, KMIG_MEM_TRACK_STOP, 0));
 	ASSERT_EQ(0, kmig_track(self->src, KMIG_MEM_TRACK_START,
 				KMIG_TRACK_ALL_DIRTY));
-	pid = start_receiver(self, variant, 0);
-	sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
-			   variant->proto, variant->caps, &self->src, 1, 0);
+	sfd = stream_to_receiver(self, variant);
 	ASSERT_LE(0, sfd);
-	ASSERT_EQ(0, kmig_send_full_round(sfd, KMIG_ROUND_FINAL));
-	ASSERT_EQ(0, kmig_send_end(sfd));
-	ASSERT_EQ(0, wait_child(pid));
 	EXPECT_EQ(0, pages_differ(self));
 	close(sfd);
 	free(copy);
