@@ -27,6 +27,7 @@ notes=$out/notes
 part() {
 	dir=$out/$1
 	for attempt in 1 2 3; do
+		KMIG_VM_SILENCE=${KMIG_VM_SILENCE:-${3:-900}} \
 		KMIG_APPEND="KMIG_BENCH_PART=$2 KMIG_BENCH_ARGS=${BENCH_ARGS:+\"$BENCH_ARGS\"}" \
 			"$TOP"/selftests/vm/boot.sh "$out/initrd.gz" "$dir" bench "${3:-900}" \
 			>/dev/null && grep -q "^# bench: exit 0" "$dir/output.log" && break

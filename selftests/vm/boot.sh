@@ -17,18 +17,46 @@ kver=${KVER:?}
 mkdir -p "$outdir"
 log=$outdir/output.log
 console=$outdir/console.log
-rm -f "$log" "$console"
+silence=${KMIG_VM_SILENCE:-300}
+rm -f "$log" "$console" "$outdir/qemu.pid" "$outdir/qemu.rc" "$outdir/silent" \
+	"$outdir/quiet-max"
 
 # QEMU_EXTRA may add devices (two-VM network tests); KMIG_APPEND adds to
 # the kernel command line, e.g. KMIG_ONLY=kmig_stream to run one suite.
-timeout -k 10 "$limit" qemu-system-x86_64 \
+# QEMU's exit status (124/137 from timeout) goes to OUTDIR/qemu.rc.
+{ timeout -k 10 "$limit" qemu-system-x86_64 \
 	-accel tcg,thread=multi -smp 2 -cpu EPYC,+svm,+npt -m 1024 ${KQEMU:-} \
 	-nodefaults -display none -no-reboot -monitor none \
+	-pidfile "$outdir/qemu.pid" \
 	-kernel "${KIMAGE:-/boot/vmlinuz-$kver}" -initrd "$initrd" \
 	-append "console=ttyS0 panic=-1 loglevel=7 KMIG_MODE=$mode ${KAPPEND:-} ${KMIG_APPEND:-}" \
 	-serial "file:$console" -serial stdio ${QEMU_EXTRA:-} \
-	</dev/null 2>"$outdir/qemu.err" | tee "$log"
-rc=$?
+	</dev/null 2>"$outdir/qemu.err"; echo $? > "$outdir/qemu.rc"; } | tee "$log" &
+vm=$!
+
+# A VM that prints nothing on either serial line for KMIG_VM_SILENCE
+# seconds has wedged (under TCG with nested SVM, QEMU's vCPU threads can
+# end up spinning on its big lock, see Documentation/testing.rst): stop it
+# then, rather than at the time limit, and say so in OUTDIR/silent.
+# The longest silence of the run goes to OUTDIR/quiet-max.
+quiet=0 last=-1 most=0
+while kill -0 "$vm" 2>/dev/null; do
+	sleep 2
+	size=$(cat "$log" "$console" 2>/dev/null | wc -c)
+	if [ "$size" -eq "$last" ]; then
+		quiet=$((quiet + 2))
+	else
+		quiet=0 last=$size
+	fi
+	[ "$quiet" -le "$most" ] || { most=$quiet; echo "$most" > "$outdir/quiet-max"; }
+	if [ "$quiet" -ge "$silence" ]; then
+		echo "$quiet" > "$outdir/silent"
+		kill "$(cat "$outdir/qemu.pid" 2>/dev/null)" 2>/dev/null
+		break
+	fi
+done
+wait "$vm"
+rc=$(cat "$outdir/qemu.rc" 2>/dev/null || echo 1)
 
 fail() {
 	echo "kmig-vm: FAIL ($kver): $*"
@@ -37,6 +65,8 @@ fail() {
 
 if grep -q "KMIG-RESULT: DONE" "$log"; then
 	:
+elif [ -f "$outdir/silent" ]; then
+	fail "the VM printed nothing for $(cat "$outdir/silent")s (wedged); see $console"
 elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 	fail "timed out after ${limit}s"
 else
