@@ -594,7 +594,7 @@ static void bench_track(int dev)
 
 static void bench_harvest(int dev)
 {
-	static const long sizes_mib[] = { 16, 64, 256, 1024, 4096 };
+	static const long sizes_mib[] = { 16, 64, 256, 1024, 4096, 16384, 65536 };
 	static const long dirty[] = { 64, 1024 };
 	__u64 *list = calloc(4096, 8);
 
