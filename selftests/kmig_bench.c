@@ -598,7 +598,7 @@ static void bench_harvest(int dev)
 	static const long dirty[] = { 64, 1024 };
 	__u64 *list = calloc(4096, 8);
 
-	printf("\n## harvest: D dirty pages out of a memory of S MiB (list mode, us per harvest, median of %d)\n\n",
+	printf("\n## harvest: D dirty pages out of a memory of S MiB (list mode, us per harvest, min / median / max of %d)\n\n",
 	       reps);
 	/*
 	 * With the default rearm_gap, dirty pages closer than the gap share
@@ -647,7 +647,9 @@ static void bench_harvest(int dev)
 					die("harvest");
 				us[r] = (now() - t) * 1e6;
 			}
-			printf(" %.1f |", stat3(us, reps).med);
+			struct stat3 st = stat3(us, reps);
+
+			printf(" %.0f / %.0f / %.0f |", st.min, st.med, st.max);
 		}
 		printf("\n");
 		munmap(p, npages * ps);
