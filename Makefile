@@ -83,9 +83,10 @@ test: deps
 demo: deps
 	@selftests/vm/demo.sh
 
-# make bench [BENCH_ARGS="-r 5 stream"]: kmig_bench in the test VM.
+# make bench [BENCH_ARGS="-r 5 stream"] [BENCH_PART=track]: kmig_bench in
+# the test VM; BENCH_PART runs one part of selftests/vm/bench-guest.sh alone.
 bench: deps
-	@BENCH_ARGS="$(BENCH_ARGS)" selftests/vm/bench.sh
+	@BENCH_ARGS="$(BENCH_ARGS)" BENCH_PART="$(BENCH_PART)" selftests/vm/bench.sh
 
 # make install [DESTDIR=] [PREFIX=/usr/local] [KVER=$(uname -r)]: the module
 # under /lib/modules/KVER/updates (then depmod), <linux/kmig.h>, libkmig

@@ -7,6 +7,7 @@
 #   parts (default)         kmig_bench's tables (KMIG_BENCH_ARGS), then a
 #                           real KVM guest under kmig's tracking, KVM's dirty
 #                           log and soft-dirty (kmig-vmm bench-track)
+#   track                   only the real KVM guest of parts (bench-track)
 #   whole:MIB:BW:RATE       whole migrations of a MIB MiB KVM guest writing
 #                           RATE pages/s, capped at BW bytes/s (0: uncapped):
 #                           kmig against the two baseline migrators
@@ -26,6 +27,10 @@ parts() {
 	./kmig_bench ${netns:-} ${KMIG_BENCH_ARGS:--r 9 -m 64} || rc=1
 	# With KMIG_BENCH_ARGS (make bench BENCH_ARGS=...), only kmig_bench.
 	[ -n "${KMIG_BENCH_ARGS:-}" ] && return
+	track
+}
+
+track() {
 	if [ -c /dev/kvm ]; then
 		kmig-vmm bench-track --mem 16 --run-for 2 || rc=1
 	else
@@ -104,6 +109,9 @@ whole() {
 case "${KMIG_BENCH_PART:-parts}" in
 parts)
 	parts
+	;;
+track)
+	track
 	;;
 whole:*)
 	if [ -c /dev/kvm ] && [ -n "${netns:-}" ]; then

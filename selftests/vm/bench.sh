@@ -10,7 +10,8 @@
 # A part whose VM fails (under TCG with nested SVM the VM can wedge during
 # heavy KVM use, see Documentation/testing.rst) or whose runs fail is booted
 # again, up to twice; the retry is announced in the table. BENCH_ARGS (kmig_bench's
-# arguments) runs kmig_bench alone.
+# arguments) runs kmig_bench alone; BENCH_PART runs one part alone (parts,
+# track: the KVM guest of bench-track, or whole:MIB:BW:RATE).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -46,8 +47,12 @@ part() {
 
 {
 	echo "Measured $(date -u +%Y-%m-%d) on $(uname -n), $(nproc) host cpus; guest kernel $KVER"
-	part parts parts
-	if [ -z "${BENCH_ARGS:-}" ]; then
+	if [ -n "${BENCH_PART:-}" ]; then
+		part one "$BENCH_PART"
+	else
+		part parts parts
+	fi
+	if [ -z "${BENCH_ARGS:-}" ] && [ -z "${BENCH_PART:-}" ]; then
 		# MIB:BW:RATES. Uncapped, 100,000 writes/s is left out: there
 		# the baselines' KVM guests crash and take the VM's kernel with
 		# them under nested SVM in TCG (Documentation/performance.rst).

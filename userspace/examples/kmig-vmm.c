@@ -1179,6 +1179,13 @@ static void track_run(size_t mib, double seconds, int how,
 	}
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int cmd_bench_track(struct opts *o)
 {
 	static const char *const names[] = {
@@ -1186,39 +1193,39 @@ static int cmd_bench_track(struct opts *o)
 		"KVM dirty log (anonymous memory)",
 		"soft-dirty, vCPU paused to harvest (anonymous memory)",
 	};
-	struct track_result r[4][5];
-	int reps = 3;
-
-	printf("\n## KVM guest: %zu MiB, unthrottled random page writes, harvest every 100 ms, %.0f s x %d passes (medians)\n\n",
-	       o->mem_mib, o->run_for, reps);
-	for (int i = 0; i < reps; i++)
-		for (int how = 0; how < 4; how++)
-			track_run(o->mem_mib, o->run_for, how, &r[how][i]);
+	enum { REPS = 3 };
+	struct track_result r[4][REPS];
 	double base = 0;
 
-	printf("| guest memory | guest writes/s | of untracked | dirty pages/s | harvest ns/page |\n");
+	printf("\n## KVM guest: %zu MiB, unthrottled random page writes, harvest every 100 ms, %.0f s x %d passes (min / median / max)\n\n",
+	       o->mem_mib, o->run_for, REPS);
+	for (int i = 0; i < REPS; i++)
+		for (int how = 0; how < 4; how++)
+			track_run(o->mem_mib, o->run_for, how, &r[how][i]);
+
+	printf("| guest memory | guest writes/s | of untracked (medians) | dirty pages/s (median) | harvest ns/page |\n");
 	printf("|---|---|---|---|---|\n");
 	for (int how = 0; how < 4; how++) {
-		double w[5], d[5], h[5];
+		double w[REPS], d[REPS], h[REPS];
 
-		for (int i = 0; i < reps; i++) {
+		for (int i = 0; i < REPS; i++) {
 			w[i] = r[how][i].writes_per_s;
 			d[i] = r[how][i].dirty_per_s;
 			h[i] = r[how][i].harvest_ns;
 		}
-		/* medians of three */
-		for (int a = 0; a < reps; a++)
-			for (int b = a + 1; b < reps; b++) {
-				double t;
-
-				if (w[b] < w[a]) { t = w[a]; w[a] = w[b]; w[b] = t; }
-				if (d[b] < d[a]) { t = d[a]; d[a] = d[b]; d[b] = t; }
-				if (h[b] < h[a]) { t = h[a]; h[a] = h[b]; h[b] = t; }
-			}
+		qsort(w, REPS, sizeof(w[0]), cmp_double);
+		qsort(d, REPS, sizeof(d[0]), cmp_double);
+		qsort(h, REPS, sizeof(h[0]), cmp_double);
 		if (!how)
-			base = w[1];
-		printf("| %s | %.0f | %.2f | %.0f | %.0f |\n", names[how],
-		       w[1], w[1] / base, d[1], h[1]);
+			base = w[REPS / 2];
+		printf("| %s | %.0f / %.0f / %.0f | %.2f | %.0f |", names[how],
+		       w[0], w[REPS / 2], w[REPS - 1], w[REPS / 2] / base,
+		       d[REPS / 2]);
+		if (how)
+			printf(" %.0f / %.0f / %.0f |\n", h[0], h[REPS / 2],
+			       h[REPS - 1]);
+		else
+			printf(" - |\n");
 	}
 	return 0;
 }
