@@ -370,10 +370,13 @@ static int kmig_rx_done(struct kmig_session *s, struct kmig_recv *ev)
 	case KMIG_REC_ZERO:
 		mem = s->regions[r->region].mem;
 		for (i = 0; i < r->count; i++) {
-			/* Pages never written are zero already (@written). */
-			struct page *page = xa_load(&mem->pages, r->index + i);
+			struct page *page;
 
-			if (page && kmig_mem_written(mem, r->index + i))
+			/* Pages never written are zero already (@written). */
+			if (!kmig_mem_written(mem, r->index + i))
+				continue;
+			page = xa_load(&mem->pages, r->index + i);
+			if (page)
 				clear_highpage(page);
 		}
 		s->zero_pages += r->count;

@@ -315,10 +315,11 @@ static void kmig_tx_start_round(struct kmig_session *s)
 static bool kmig_tx_next_batch(struct kmig_session *s)
 {
 	struct kmig_tx *tx = s->tx;
+	struct kmig_mem *mem;
 	unsigned int i;
 
 	while (tx->region < s->nr_regions) {
-		struct kmig_mem *mem = s->regions[tx->region].mem;
+		mem = s->regions[tx->region].mem;
 
 		/*
 		 * Tracking cannot stop while the session owns the object; were
@@ -335,9 +336,9 @@ static bool kmig_tx_next_batch(struct kmig_session *s)
 	if (tx->region == s->nr_regions)
 		return false;
 
+	mem = s->regions[tx->batch_region].mem;
 	for (i = 0; i < tx->batch.n; i++) {
 		struct page *page = tx->batch.page[i];
-		struct kmig_mem *mem = s->regions[tx->batch_region].mem;
 
 		/* A page never written is zero without reading it. */
 		tx->zero[i] = (s->caps & KMIG_CAP_ZERO_PAGES) &&
