@@ -895,6 +895,24 @@ static int bl_recv(int sock, void *p, size_t len)
 	return recv(sock, p, len, MSG_WAITALL) == (ssize_t)len ? 0 : -1;
 }
 
+/*
+ * A destination's guest of @size bytes: created now, or, if it was created
+ * before the migration came in (incoming --mem), checked to be the source's
+ * size. 0, or 1 after saying why not.
+ */
+static int vm_create_or_match(struct vm *v, size_t size)
+{
+	if (!v->ram) {
+		vm_create(v, size);
+		return 0;
+	}
+	if (v->ram_size == size)
+		return 0;
+	say(v, "the source's guest has %zu bytes of RAM, this one %zu", size,
+	    v->ram_size);
+	return 1;
+}
+
 /* @v: the guest, already created if --mem came before the migration */
 static int baseline_destination(struct opts *o, struct vm *v, int sock)
 {
@@ -905,13 +923,8 @@ static int baseline_destination(struct opts *o, struct vm *v, int sock)
 	if (bl_recv(sock, hdr, sizeof(hdr)) || hdr[0] != 0x4c53424b)
 		return 1;
 	v->anon = true;
-	if (!v->ram) {
-		vm_create(v, (size_t)hdr[1] * 4096);
-	} else if (v->ram_size != (size_t)hdr[1] * 4096) {
-		say(v, "the source's guest has %u pages, this one %zu",
-		    hdr[1], v->ram_size / 4096);
+	if (vm_create_or_match(v, (size_t)hdr[1] * 4096))
 		return 1;
-	}
 	for (;;) {
 		if (bl_recv(sock, rec, sizeof(rec)))
 			goto incomplete;
@@ -1081,13 +1094,8 @@ static int cmd_incoming(struct opts *o)
 		say(&v, "expected one memory region, got %u", hs.nr_regions);
 		return 1;
 	}
-	if (!v.ram) {
-		vm_create(&v, hs.regions[0].size);
-	} else if (v.ram_size != hs.regions[0].size) {
-		say(&v, "the source's guest has %llu bytes of RAM, this one %zu",
-		    (unsigned long long)hs.regions[0].size, v.ram_size);
+	if (vm_create_or_match(&v, hs.regions[0].size))
 		return 1;
-	}
 	v.batch = 64;
 	ret = kmig_migrate_destination(v.dev, sock, &hs, &v.mem, 1, &ops, &v,
 				       &res);
