@@ -443,13 +443,6 @@ static int run_case(FIXTURE_DATA(fuzz) *self, const unsigned char *p,
 	return 0;
 }
 
-static unsigned long env_ul(const char *name, unsigned long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoul(v, NULL, 0) : def;
-}
-
 TEST_F(fuzz, unmodified_streams_are_received)
 {
 	struct totals t = { 0 };
@@ -467,12 +460,13 @@ TEST_F(fuzz, unmodified_streams_are_received)
 
 TEST_F_TIMEOUT(fuzz, mutated_streams, 1200)
 {
-	unsigned long seed = env_ul("KMIG_FUZZ_SEED", time(NULL));
-	unsigned long cases = env_ul("KMIG_FUZZ_CASES", 4000);
+	unsigned long seed = kmig_env_ul("KMIG_FUZZ_SEED", time(NULL));
+	unsigned long cases = kmig_env_ul("KMIG_FUZZ_CASES", 4000);
 	unsigned int rs = seed;
 	size_t cap = 0;
 	unsigned char *buf;
 	struct totals t = { 0 };
+	struct kmig_progress prog = { 0 };
 	int splats = kmig_dmesg_splats();
 	char errs[512] = "";
 
@@ -492,6 +486,7 @@ TEST_F_TIMEOUT(fuzz, mutated_streams, 1200)
 		/* the receiver's kind: the first stream's, as mutate picked */
 		unsigned int pick = rnd(&before, NSTREAMS);
 
+		kmig_progress(&prog, "mutated streams", c, cases);
 		if (run_case(self, buf, len, &self->s[pick], &t)) {
 			TH_LOG("case %lu (%s) of seed %lu failed", c, what,
 			       seed);

@@ -446,13 +446,6 @@ static void on_usr1(int sig)
 	(void)sig;
 }
 
-static unsigned long env_ul(const char *name, unsigned long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoul(v, NULL, 0) : def;
-}
-
 FIXTURE(fuzz) {
 	int unused;
 };
@@ -470,9 +463,11 @@ FIXTURE_TEARDOWN(fuzz)
 TEST_F_TIMEOUT(fuzz, random_sequences, 1200)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
-	unsigned long seed = env_ul("KMIG_FUZZ_SEED", time(NULL));
-	unsigned long iters = env_ul("KMIG_FUZZ_ITERS", 20000);
+	unsigned long seed = kmig_env_ul("KMIG_FUZZ_SEED", time(NULL));
+	unsigned long iters = kmig_env_ul("KMIG_FUZZ_ITERS", 20000);
 	struct worker w[THREADS];
+	struct kmig_progress prog = { 0 };
+	long left;
 	int splats = kmig_dmesg_splats(), dev;
 	struct kmig_info info;
 
@@ -498,6 +493,9 @@ TEST_F_TIMEOUT(fuzz, random_sequences, 1200)
 	/* until every worker is out of its last (maybe blocking) call */
 	while (atomic_load(&running) > 0) {
 		usleep(20000);
+		left = atomic_load(&iters_left);
+		kmig_progress(&prog, "iterations",
+			      iters - (left > 0 ? left : 0), iters);
 		for (int i = 0; i < THREADS; i++)
 			pthread_kill(w[i].th, SIGUSR1);
 	}

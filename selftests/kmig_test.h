@@ -15,6 +15,7 @@
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/kmig.h>
@@ -179,6 +180,39 @@ static inline int kmig_dmesg_splats(void)
 			hits++;
 	free(buf);
 	return hits;
+}
+
+/* An unsigned number from the environment, or @def. */
+static inline unsigned long kmig_env_ul(const char *name, unsigned long def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoul(v, NULL, 0) : def;
+}
+
+/*
+ * Progress of a long test: a line on stderr at most every
+ * KMIG_PROGRESS_SECS seconds, so that the VM harness's silence watchdog
+ * (boot.sh, 300 s) never takes a slow test for a wedged VM. Tests are bounded
+ * by work; the clock only paces these lines and never decides a verdict.
+ */
+#define KMIG_PROGRESS_SECS	10
+
+struct kmig_progress {
+	time_t next;
+};
+
+static inline void kmig_progress(struct kmig_progress *p, const char *what,
+				 unsigned long done, unsigned long total)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec < p->next)
+		return;
+	if (p->next)
+		fprintf(stderr, "# %s: %lu of %lu\n", what, done, total);
+	p->next = ts.tv_sec + KMIG_PROGRESS_SECS;
 }
 
 #endif /* _KMIG_TEST_H */

@@ -18,12 +18,15 @@ mkdir -p "$outdir"
 log=$outdir/output.log
 console=$outdir/console.log
 silence=${KMIG_VM_SILENCE:-300}
-rm -f "$log" "$console" "$outdir/qemu.pid" "$outdir/qemu.rc" "$outdir/silent" \
-	"$outdir/quiet-max"
+timed=$outdir/output.timed
+rm -f "$log" "$timed" "$console" "$outdir/qemu.pid" "$outdir/qemu.rc" \
+	"$outdir/silent" "$outdir/quiet-max"
 
 # QEMU_EXTRA may add devices (two-VM network tests); KMIG_APPEND adds to
 # the kernel command line, e.g. KMIG_ONLY=kmig_stream to run one suite.
 # QEMU's exit status (124/137 from timeout) goes to OUTDIR/qemu.rc.
+# OUTDIR/output.timed has each output line behind the seconds since the
+# start, for selftests/vm/slowest.sh.
 { timeout -k 10 "$limit" qemu-system-x86_64 \
 	-accel tcg,thread=multi -smp 2 -cpu EPYC,+svm,+npt -m 1024 ${KQEMU:-} \
 	-nodefaults -display none -no-reboot -monitor none \
@@ -31,7 +34,11 @@ rm -f "$log" "$console" "$outdir/qemu.pid" "$outdir/qemu.rc" "$outdir/silent" \
 	-kernel "${KIMAGE:-/boot/vmlinuz-$kver}" -initrd "$initrd" \
 	-append "console=ttyS0 panic=-1 loglevel=7 KMIG_MODE=$mode ${KAPPEND:-} ${KMIG_APPEND:-}" \
 	-serial "file:$console" -serial stdio ${QEMU_EXTRA:-} \
-	</dev/null 2>"$outdir/qemu.err"; echo $? > "$outdir/qemu.rc"; } | tee "$log" &
+	</dev/null 2>"$outdir/qemu.err"; echo $? > "$outdir/qemu.rc"; } |
+	perl -e '$| = 1; $t0 = time; open(my $l, ">", $ARGV[0]) or die;
+		open(my $t, ">", $ARGV[1]) or die; $l->autoflush(1);
+		while (<STDIN>) { print; print $l $_; print $t time - $t0, " $_" }' \
+		"$log" "$timed" &
 vm=$!
 
 # A VM that prints nothing on either serial line for KMIG_VM_SILENCE

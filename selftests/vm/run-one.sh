@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Development helper: boot one kernel and run one kselftest suite.
-# usage: run-one.sh generic|cloud|debug SUITE
+# Development helper: boot one kernel and run some kselftest suites.
+# usage: run-one.sh generic|cloud|debug SUITE[,SUITE...]
 set -u
 . "$(dirname "$0")/lib.sh"
 
