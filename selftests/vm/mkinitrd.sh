@@ -50,7 +50,8 @@ cp "$here"/init "$root"/init
 # modules.builtin, which modprobe reads.
 if [ -f "$KMODROOT/modules.dep" ]; then
 	for m in kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/net/veth.ko \
-		kernel/drivers/virtio/virtio_pci.ko kernel/drivers/net/virtio_net.ko; do
+		kernel/drivers/virtio/virtio_pci.ko kernel/drivers/net/virtio_net.ko \
+		kernel/drivers/block/loop.ko; do
 		grep -q "^$m:" "$KMODROOT/modules.dep" || continue	# built in
 		deps=$(grep "^$m:" "$KMODROOT/modules.dep" | cut -d: -f2)
 		for f in $m $deps; do
