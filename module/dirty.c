@@ -23,6 +23,7 @@
 #include <linux/slab.h>
 
 #include "dirty.h"
+#include "kmig.h"
 
 int kmig_dirty_init(struct kmig_dirty *d, unsigned long nbits)
 {
@@ -63,18 +64,41 @@ void kmig_dirty_free(struct kmig_dirty *d)
 	d->levels = 0;
 }
 
-/* Caller excludes setters (tracking is off) and other clearers. */
+/*
+ * Start over with every bit clear, or every page dirty. The caller excludes
+ * other clearers, but setters may still run: a page_mkwrite that saw tracking
+ * on before a TRACK_STOP can set its bit while the next TRACK_START resets.
+ * So every word is replaced with xchg(), a full barrier, and the count moves
+ * by what the word held; and the levels go top-down. A setter whose leaf bit
+ * outlives the reset of its word set it after that xchg, so it reads the
+ * summary after the summary's xchg, finds it in its new state and sets it if
+ * it is clear (the setter's side of the ordering above). Bottom-up, the
+ * summary could be cleared above a leaf set in between, and that page would
+ * never be found again.
+ */
 void kmig_dirty_reset(struct kmig_dirty *d, bool all_dirty)
 {
-	unsigned int l;
+	unsigned int l = d->levels;
 
-	for (l = 0; l < d->levels; l++) {
-		if (all_dirty)
-			bitmap_fill(d->bits[l], d->level_bits[l]);
-		else
-			bitmap_zero(d->bits[l], d->level_bits[l]);
+	while (l--) {
+		unsigned long bits = d->level_bits[l];
+		unsigned long w, nwords = BITS_TO_LONGS(bits);
+
+		for (w = 0; w < nwords; w++) {
+			unsigned long val = 0, old;
+
+			if (all_dirty)
+				val = w + 1 < nwords ? ~0UL :
+				      BITMAP_LAST_WORD_MASK(bits);
+			old = xchg(&d->bits[l][w], val);
+			if (!l)
+				atomic_long_add((long)hweight_long(val) -
+						(long)hweight_long(old),
+						&d->count);
+		}
+		if (l)
+			kmig_debug_race_delay();
 	}
-	atomic_long_set(&d->count, all_dirty ? d->nbits : 0);
 }
 
 /* Returns true if the bit was clear before. */

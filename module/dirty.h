@@ -5,7 +5,8 @@
  * a single word. Finding the next dirty page costs O(levels) per dirty page,
  * so a harvest over a large, mostly clean object does not scan the leaves.
  *
- * Concurrency: any number of setters run concurrently with one clearer.
+ * Concurrency: any number of setters run concurrently with one clearer or
+ * one reset.
  * Leaf bits are authoritative; a summary bit may be set while the word below
  * it is empty (the clearer skips it), but whenever a leaf bit is set its
  * summary bits are set by the time kmig_dirty_set() returns. See dirty.c.

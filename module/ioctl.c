@@ -18,6 +18,8 @@ static_assert(offsetofend(struct kmig_mem_create, reserved) ==
 static_assert(offsetofend(struct kmig_track, reserved) == KMIG_TRACK_SIZE_VER0);
 static_assert(offsetofend(struct kmig_harvest, reserved) ==
 	      KMIG_HARVEST_SIZE_VER0);
+static_assert(offsetofend(struct kmig_mark_dirty, reserved) ==
+	      KMIG_MARK_DIRTY_SIZE_VER0);
 static_assert(offsetofend(struct kmig_mem_stats, reserved) ==
 	      KMIG_MEM_STATS_SIZE_VER0);
 static_assert(offsetofend(struct kmig_session_create, reserved) ==
@@ -99,7 +101,8 @@ static long kmig_dev_get_info(void __user *uarg)
 	info.caps = KMIG_CAPS_SUPPORTED;
 	info.features = KMIG_FEAT_GET_INFO | KMIG_FEAT_MEM |
 			KMIG_FEAT_DIRTY_TRACK | KMIG_FEAT_SESSION |
-			KMIG_FEAT_SEND | KMIG_FEAT_RECV | KMIG_FEAT_MEM_LARGE;
+			KMIG_FEAT_SEND | KMIG_FEAT_RECV | KMIG_FEAT_MEM_LARGE |
+			KMIG_FEAT_MARK_DIRTY | KMIG_FEAT_HELD_DIRTY;
 	if (KMIG_COMPAT_HAVE_WP)
 		info.features |= KMIG_FEAT_WP_HELPERS;
 	info.max_mem_size = kmig_max_mem_size();

@@ -29,6 +29,7 @@ u64 kmig_max_mem_size(void);
 unsigned int kmig_rearm_gap(void);
 bool kmig_debug_no_rearm(void);
 bool kmig_force_unmap_rearm(void);
+void kmig_debug_race_delay(void);
 
 /* ioctl.c */
 int kmig_copy_args(void *karg, size_t ksize, size_t size_ver0,

@@ -4,6 +4,7 @@
  *
  * Module init and exit, the /dev/kmig misc device and the module parameters.
  */
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -125,6 +126,23 @@ MODULE_PARM_DESC(debug_no_rearm, "Testing only: harvest without re-arming (loses
 bool kmig_debug_no_rearm(void)
 {
 	return READ_ONCE(debug_no_rearm);
+}
+
+/*
+ * debug_race_delay_ms widens a race window for the test suite: a tracked
+ * page_mkwrite sleeps that long after it has seen tracking on, and a reset
+ * of the dirty bitmap sleeps that long between two levels.
+ */
+static unsigned int debug_race_delay_ms;
+module_param(debug_race_delay_ms, uint, 0600);
+MODULE_PARM_DESC(debug_race_delay_ms, "Testing only: widen the dirty-bitmap race windows (ms)");
+
+void kmig_debug_race_delay(void)
+{
+	unsigned int ms = READ_ONCE(debug_race_delay_ms);
+
+	if (unlikely(ms))
+		msleep(min(ms, 10000U));
 }
 
 static bool force_unmap_rearm;

@@ -23,6 +23,7 @@
 #include <linux/mount.h>
 #include <linux/pagemap.h>
 #include <linux/pseudo_fs.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -162,15 +163,37 @@ static vm_fault_t kmig_mem_page_mkwrite(struct vm_fault *vmf)
 	lock_page(vmf->page);
 	kmig_mem_set_written(mem, vmf->pgoff);
 	if (READ_ONCE(mem->tracking)) {
-		kmig_mem_mark_dirty(mem, vmf->pgoff);
+		kmig_debug_race_delay();
+		kmig_mem_set_dirty(mem, vmf->pgoff);
 		atomic64_inc(&mem->write_faults);
 	}
 	return VM_FAULT_LOCKED;
 }
 
+/*
+ * mprotect() that adds write access makes a shared mapping's dirty PTEs
+ * writable with no fault (change_protection() with
+ * MM_CP_TRY_CHANGE_WRITABLE), and a write-protect re-arm leaves the PTEs
+ * dirty. So zap the range first, under the mmap lock mprotect() holds for
+ * writing: the next access faults the page in again read-only, and the first
+ * write calls page_mkwrite. Other mappings of the object refault too, which
+ * is harmless; mprotect() of guest memory is rare.
+ */
+static int kmig_mem_mprotect(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end, unsigned long newflags)
+{
+	struct kmig_mem *mem = vma->vm_file->private_data;
+
+	if ((newflags & VM_WRITE) && !(vma->vm_flags & VM_WRITE))
+		unmap_mapping_pages(mem->mapping, linear_page_index(vma, start),
+				    (end - start) >> PAGE_SHIFT, false);
+	return 0;
+}
+
 static const struct vm_operations_struct kmig_mem_vm_ops = {
 	.fault		= kmig_mem_fault,
 	.page_mkwrite	= kmig_mem_page_mkwrite,
+	.mprotect	= kmig_mem_mprotect,
 };
 
 static int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
@@ -213,6 +236,8 @@ static long kmig_mem_get_stats(struct kmig_mem *mem, void __user *uarg)
 	st.rearmed_pages = atomic64_read(&mem->rearmed);
 	st.rearm_method = kmig_mem_rearm_method();
 	st.large_folios = atomic_long_read(&mem->large_folios);
+	st.held_pages = atomic64_read(&mem->held);
+	st.marked_pages = atomic64_read(&mem->marked);
 
 	return kmig_copy_args_out(uarg, &st, sizeof(st));
 }
@@ -232,6 +257,8 @@ static long kmig_mem_ioctl(struct file *file, unsigned int cmd,
 		return kmig_mem_harvest(mem, uarg);
 	case KMIG_MEM_GET_STATS:
 		return kmig_mem_get_stats(mem, uarg);
+	case KMIG_MEM_MARK_DIRTY:
+		return kmig_mem_mark_dirty(mem, uarg);
 	default:
 		return -ENOIOCTLCMD;
 	}
@@ -266,8 +293,31 @@ static int kmig_mem_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * /proc/PID/fdinfo/FD: the object's pages are on no LRU and in no process's
+ * RSS, so this is where an operator sees them (Documentation/admin-guide.rst).
+ * Read without locks: each figure is a snapshot of its own.
+ */
+static void kmig_mem_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct kmig_mem *mem = file->private_data;
+	bool tracking = READ_ONCE(mem->tracking);
+	long populated = atomic_long_read(&mem->populated);
+
+	seq_printf(m, "kmig-size:\t%llu\n", (u64)mem->npages << PAGE_SHIFT);
+	seq_printf(m, "kmig-populated:\t%ld\n", populated);
+	seq_printf(m, "kmig-populated-kb:\t%ld\n", populated << (PAGE_SHIFT - 10));
+	seq_printf(m, "kmig-large-folios:\t%ld\n",
+		   atomic_long_read(&mem->large_folios));
+	seq_printf(m, "kmig-tracking:\t%d\n", tracking);
+	seq_printf(m, "kmig-dirty:\t%lu\n",
+		   tracking ? kmig_dirty_count(&mem->dirty) : 0);
+	seq_printf(m, "kmig-sessions:\t%d\n", !!READ_ONCE(mem->owner));
+}
+
 static const struct file_operations kmig_mem_fops = {
 	.owner		= THIS_MODULE,
+	.show_fdinfo	= kmig_mem_show_fdinfo,
 	.release	= kmig_mem_release,
 	.mmap		= kmig_mem_mmap,
 	.unlocked_ioctl	= kmig_mem_ioctl,

@@ -83,6 +83,8 @@ struct kmig_mem {
 	atomic64_t write_faults;
 	atomic64_t harvests;
 	atomic64_t rearmed;
+	atomic64_t held;
+	atomic64_t marked;
 };
 
 /* KMIG_MEM_CREATE_LARGE: folios of this order (64 KiB with 4 KiB pages). */
@@ -111,14 +113,22 @@ void kmig_mem_detach(struct kmig_mem *mem, void *owner);
 long kmig_mem_track_start(struct kmig_mem *mem, void __user *uarg);
 long kmig_mem_track_stop(struct kmig_mem *mem, void __user *uarg);
 long kmig_mem_harvest(struct kmig_mem *mem, void __user *uarg);
+long kmig_mem_mark_dirty(struct kmig_mem *mem, void __user *uarg);
 int kmig_mem_harvest_batch(struct kmig_mem *mem, u64 *pos, u64 end,
 			   struct kmig_batch *b);
-void kmig_mem_mark_dirty(struct kmig_mem *mem, pgoff_t index);
+void kmig_mem_set_dirty(struct kmig_mem *mem, pgoff_t index);
 
 /* May the page at @index hold non-zero bytes? See @written. */
 static inline bool kmig_mem_written(const struct kmig_mem *mem, pgoff_t index)
 {
 	return test_bit(index, mem->written);
+}
+
+/* The first page at or after @from that may hold data, or @end. */
+static inline pgoff_t kmig_mem_next_written(const struct kmig_mem *mem,
+					   pgoff_t from, pgoff_t end)
+{
+	return find_next_bit(mem->written, end, from);
 }
 
 static inline void kmig_mem_set_written(struct kmig_mem *mem, pgoff_t index)

@@ -20,7 +20,7 @@ int kmig_mem_rearm_method(void)
 }
 
 /* Called by page_mkwrite with the page locked. */
-void kmig_mem_mark_dirty(struct kmig_mem *mem, pgoff_t index)
+void kmig_mem_set_dirty(struct kmig_mem *mem, pgoff_t index)
 {
 	kmig_dirty_set(&mem->dirty, index);
 }
@@ -43,6 +43,46 @@ static bool kmig_batch_new_folio(const struct kmig_batch *b, unsigned int i)
 		if (b->page[i])
 			return page_folio(b->page[i]) != folio;
 	return true;
+}
+
+/*
+ * Is @folio held by someone beyond the object (one reference per folio) and
+ * the PTEs that map its pages (one each)? That is GUP: O_DIRECT (FOLL_GET on
+ * 6.1, FOLL_PIN later), process_vm_writev(), vhost, vfio, KVM's
+ * kvm_vcpu_map(); or a socket's zero-copy fragments, or a lookup in passing.
+ * A writer through such a reference causes no fault, so page_mkwrite never
+ * sees it. Called after the folio's pages were write-protected or unmapped,
+ * whose TLB flush waits for any GUP-fast that saw them writable: a holder
+ * that got in before is counted here; one that comes after faults.
+ */
+static bool kmig_folio_held(struct folio *folio)
+{
+	return folio_maybe_dma_pinned(folio) ||
+	       folio_ref_count(folio) > 1 + kmig_compat_folio_mapcount(folio);
+}
+
+/*
+ * Keep the locked pages of a re-armed batch that are held (see above) dirty,
+ * so that every harvest reports them until they are released: the last one
+ * after the release sends what was written through the reference.
+ */
+static void kmig_mem_keep_held(struct kmig_mem *mem, struct kmig_batch *b)
+{
+	unsigned int i, held = 0;
+	bool is_held = false;
+
+	for (i = 0; i < b->n; i++) {
+		if (!b->page[i])
+			continue;
+		if (kmig_batch_new_folio(b, i))
+			is_held = kmig_folio_held(page_folio(b->page[i]));
+		if (is_held) {
+			kmig_dirty_set(&mem->dirty, b->index[i]);
+			held++;
+		}
+	}
+	if (held)
+		atomic64_add(held, &mem->held);
 }
 
 /*
@@ -114,6 +154,7 @@ static void kmig_mem_rearm_batch(struct kmig_mem *mem, struct kmig_batch *b,
 					b->index[end - 1] - b->index[i] + 1);
 		}
 		atomic64_add(locked, &mem->rearmed);
+		kmig_mem_keep_held(mem, b);
 	}
 
 	for (i = 0; i < b->n; i++)
@@ -378,5 +419,43 @@ out_unlock:
 		ret = kmig_copy_args_out(uarg, &h, sizeof(h));
 out_free_batch:
 	kfree(b);
+	return ret;
+}
+
+/*
+ * Pages written by a writer kmig cannot see: marked dirty for the next
+ * harvest. Allowed while a session owns the object, which is when a VMM
+ * reports what its devices wrote; see "Writers kmig tracks" in
+ * Documentation/design.rst.
+ */
+long kmig_mem_mark_dirty(struct kmig_mem *mem, void __user *uarg)
+{
+	struct kmig_mark_dirty a;
+	u64 i;
+	int ret;
+
+	ret = kmig_copy_args(&a, sizeof(a), KMIG_MARK_DIRTY_SIZE_VER0, uarg);
+	if (ret)
+		return ret;
+	if (a.flags || !kmig_all_zero(a.reserved, sizeof(a.reserved)))
+		return -EINVAL;
+	if (!a.num_pages || a.first_page >= mem->npages ||
+	    a.num_pages > mem->npages - a.first_page)
+		return -EINVAL;
+
+	if (mutex_lock_interruptible(&mem->lock))
+		return -EINTR;
+	if (!mem->tracking) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	for (i = 0; i < a.num_pages; i++) {
+		kmig_dirty_set(&mem->dirty, a.first_page + i);
+		if (!(i % KMIG_BATCH))
+			cond_resched();
+	}
+	atomic64_add(a.num_pages, &mem->marked);
+out_unlock:
+	mutex_unlock(&mem->lock);
 	return ret;
 }

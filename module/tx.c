@@ -238,7 +238,7 @@ static int kmig_tx_queue_run(struct kmig_session *s)
 	} else if (csum) {
 		if (!tx->bounce) {
 			tx->bounce = __vmalloc(KMIG_CSUM_RUN * PAGE_SIZE,
-					       GFP_KERNEL | __GFP_NOWARN);
+					       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 			if (!tx->bounce)
 				return -ENOMEM;
 		}

@@ -246,13 +246,21 @@ static long remigrate(FIXTURE_DATA(abuse) *self)
 TEST_F_TIMEOUT(abuse, peer_resets_during_send, 120)
 {
 	struct kmig_session_stats st;
-	int sv[2], sfd;
+	int sv[2], sfd, small = 16384;
 	unsigned char buf[65536];
 	long got = 0, ret;
 
 	ASSERT_EQ(0, kmig_track(self->mem, KMIG_MEM_TRACK_START,
 				KMIG_TRACK_ALL_DIRTY));
 	ASSERT_EQ(0, tcp_pair(&sv[0], &sv[1]));
+	/*
+	 * Small buffers: the 1 MiB stream cannot sit in them whole, so the
+	 * sender is still sending when the reset comes, whatever the timing.
+	 */
+	ASSERT_EQ(0, setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
 	sfd = kmig_session(self->dev, sv[0], KMIG_ROLE_SEND, KMIG_PROTO_V2,
 			   ALL_CAPS, &self->mem, 1, 0);
 	ASSERT_LE(0, sfd);

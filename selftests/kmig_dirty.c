@@ -108,6 +108,7 @@ FIXTURE_TEARDOWN(dirty)
 		close(self->fd);
 	kmig_param_write("force_unmap_rearm", self->saved_force);
 	kmig_param_write("rearm_gap", self->saved_gap);
+	kmig_param_write("debug_race_delay_ms", "0");
 	close(self->dev);
 }
 
@@ -637,6 +638,94 @@ TEST_F(harvest_args, bitmap_inside_tracked_memory)
 	EXPECT_EQ(1, kmig_harvest_bitmap(self->fd, 0, NPAGES, self->map, 0));
 	EXPECT_TRUE(test_bit64(self->map, 100));
 	self->p[42 * page_size()] = 2;	/* for the teardown's check */
+}
+
+/*
+ * mprotect() that gives write access back must not make a re-armed page
+ * writable with no fault: a write-protect re-arm leaves the PTE dirty, and
+ * mprotect() upgrades dirty PTEs of a shared mapping.
+ */
+TEST_F(dirty, mprotect_write_upgrade_is_tracked)
+{
+	self->p[3 * self->ps] = 1;
+	ASSERT_EQ(0, kmig_track(self->fd, KMIG_MEM_TRACK_START, 0));
+	ASSERT_EQ(0, mprotect(self->p, NPAGES * self->ps, PROT_READ));
+	ASSERT_EQ(0, mprotect(self->p, NPAGES * self->ps,
+			      PROT_READ | PROT_WRITE));
+	self->p[3 * self->ps] = 2;
+	EXPECT_EQ(1, harvest_all(self));
+	EXPECT_TRUE(test_bit64(self->map, 3));
+	/* and after a harvest's re-arm too */
+	ASSERT_EQ(0, mprotect(self->p + 3 * self->ps, self->ps, PROT_READ));
+	ASSERT_EQ(0, mprotect(self->p + 3 * self->ps, self->ps,
+			      PROT_READ | PROT_WRITE));
+	self->p[3 * self->ps] = 3;
+	EXPECT_EQ(1, harvest_all(self));
+	EXPECT_TRUE(test_bit64(self->map, 3));
+}
+
+/* The state letter of a thread of this process ('D': uninterruptible). */
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : 0;
+}
+
+struct race_writer {
+	volatile unsigned char *page;
+	pid_t tid;
+};
+
+static void *race_write(void *arg)
+{
+	struct race_writer *w = arg;
+
+	w->tid = gettid();
+	*w->page = 7;
+	return NULL;
+}
+
+/*
+ * A page_mkwrite that saw tracking on before a TRACK_STOP sets its bit while
+ * the next TRACK_START resets the bitmap. debug_race_delay_ms stretches both
+ * windows: the write sleeps after it has seen tracking on, and the reset
+ * sleeps between two levels of the bitmap. Bottom-up, the reset cleared the
+ * summary above the leaf the write set meanwhile, and that page was never
+ * harvested again. Whatever the interleaving, a later write must be seen.
+ */
+TEST_F(dirty, reset_races_with_a_tracked_write)
+{
+	struct race_writer w = { self->p + 300 * self->ps, 0 };
+	pthread_t th;
+
+	self->p[300 * self->ps] = 1;	/* populated and mapped */
+	ASSERT_EQ(0, kmig_track(self->fd, KMIG_MEM_TRACK_START, 0));
+	ASSERT_EQ(0, kmig_param_write("debug_race_delay_ms", "300"));
+	ASSERT_EQ(0, pthread_create(&th, NULL, race_write, &w));
+	/* the writer sleeps in page_mkwrite, tracking seen on */
+	while (!w.tid || thread_state(w.tid) != 'D')
+		sched_yield();
+	ASSERT_EQ(0, kmig_track(self->fd, KMIG_MEM_TRACK_STOP, 0));
+	ASSERT_EQ(0, kmig_track(self->fd, KMIG_MEM_TRACK_START, 0));
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, kmig_param_write("debug_race_delay_ms", "0"));
+
+	harvest_all(self);
+	self->p[300 * self->ps] = 8;
+	EXPECT_EQ(1, harvest_all(self));
+	EXPECT_TRUE(test_bit64(self->map, 300));
 }
 
 /*

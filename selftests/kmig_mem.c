@@ -462,13 +462,17 @@ TEST_F(mem, stats_validation)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EINVAL, kmig_ioctl(fd, KMIG_MEM_GET_STATS, &st));
 	st.flags = 0;
-	st.reserved[2] = 1;
+	st.reserved[0] = 1;
 	EXPECT_EQ(-EINVAL, kmig_ioctl(fd, KMIG_MEM_GET_STATS, &st));
-	st.reserved[2] = 0;
-	/* an output field is ignored on input */
+	st.reserved[0] = 0;
+	/* output fields are ignored on input */
 	st.large_folios = 5;
+	st.held_pages = 6;
+	st.marked_pages = 7;
 	EXPECT_EQ(0, kmig_ioctl(fd, KMIG_MEM_GET_STATS, &st));
 	EXPECT_EQ(0, st.large_folios);
+	EXPECT_EQ(0, st.held_pages);
+	EXPECT_EQ(0, st.marked_pages);
 	st.size = KMIG_MEM_STATS_SIZE_VER0 - 1;
 	EXPECT_EQ(-EINVAL, kmig_ioctl(fd, KMIG_MEM_GET_STATS, &st));
 	EXPECT_EQ(-EFAULT, kmig_ioctl(fd, KMIG_MEM_GET_STATS, NULL));
@@ -556,6 +560,54 @@ TEST_F(mem, pages_charged_to_memcg)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	rmdir(cg);
+}
+
+/* One "kmig-NAME:" figure of /proc/self/fdinfo/FD, or -1. */
+static long long fdinfo(int fd, const char *name)
+{
+	char path[64], line[128], key[64];
+	long long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	snprintf(key, sizeof(key), "kmig-%s:", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			val = strtoll(line + strlen(key), NULL, 10);
+	fclose(f);
+	return val;
+}
+
+/* What an operator sees of an object that is in nobody's RSS. */
+TEST_F(mem, fdinfo)
+{
+	int fd = kmig_mem_create(self->dev, 64 * self->ps);
+	unsigned char *p;
+
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, 64 * self->ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(64 * self->ps, fdinfo(fd, "size"));
+	EXPECT_EQ(0, fdinfo(fd, "populated"));
+	EXPECT_EQ(0, fdinfo(fd, "tracking"));
+	EXPECT_EQ(0, fdinfo(fd, "sessions"));
+	p[0] = p[5 * self->ps] = p[9 * self->ps] = 1;
+	EXPECT_EQ(3, fdinfo(fd, "populated"));
+	EXPECT_EQ(3 * self->ps / 1024, fdinfo(fd, "populated-kb"));
+	ASSERT_EQ(0, kmig_track(fd, KMIG_MEM_TRACK_START, 0));
+	EXPECT_EQ(1, fdinfo(fd, "tracking"));
+	EXPECT_EQ(0, fdinfo(fd, "dirty"));
+	p[5 * self->ps] = p[20 * self->ps] = 2;
+	EXPECT_EQ(2, fdinfo(fd, "dirty"));
+	EXPECT_EQ(4, fdinfo(fd, "populated"));
+	ASSERT_EQ(0, kmig_track(fd, KMIG_MEM_TRACK_STOP, 0));
+	EXPECT_EQ(0, fdinfo(fd, "tracking"));
+	EXPECT_EQ(0, fdinfo(fd, "dirty"));
+	munmap(p, 64 * self->ps);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

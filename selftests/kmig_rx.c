@@ -9,6 +9,11 @@
  */
 #include <sys/wait.h>
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+
 #include "kmig_stream.h"
 #include "kselftest_harness.h"
 
@@ -841,6 +846,95 @@ TEST_F(rx, silent_peer_times_out)
 	EXPECT_EQ(-ETIMEDOUT, kmig_recv(self->sfd, &ev, NULL, 0));
 	ASSERT_EQ(0, kmig_session_stats(self->sfd, &st));
 	EXPECT_EQ(KMIG_ERR_SOCKET, st.error_reason);
+}
+
+/*
+ * One 16-byte ZERO record may cover a whole region. The receiver must give
+ * the CPU up while it clears: a SCHED_FIFO ticker on the receiver's CPU
+ * wakes every millisecond, and the receiving thread must be preempted many
+ * times inside the one RECV that handles the record. Without rescheduling,
+ * a huge record holds the CPU until it is done (RCU stalls, soft lockups).
+ */
+#define ZERO_REGION	(1ULL << 30)	/* bytes */
+#define ZERO_WRITTEN	(64ULL << 20)	/* of which written, to be cleared */
+
+static atomic_int ticker_stop;
+
+static void *ticker(void *arg)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+	struct timespec ts = { .tv_nsec = 1000 * 1000 };
+	cpu_set_t *cpu = arg;
+
+	if (sched_setaffinity(0, sizeof(*cpu), cpu) ||
+	    sched_setscheduler(0, SCHED_FIFO, &sp))
+		return (void *)1;
+	while (!atomic_load(&ticker_stop))
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+	return NULL;
+}
+
+TEST(zero_record_over_a_whole_region_reschedules)
+{
+	long ps = page_size();
+	__u64 pages = ZERO_REGION / ps;
+	struct builder b = { .proto = 2, .caps = KMIG_CAP_ZERO_PAGES };
+	struct hdr h = {
+		.magic = KMIG_WIRE_MAGIC, .version = 2, .caps = b.caps,
+		.page_size = ps, .nr = 1, .pages = { pages },
+	};
+	struct rusage ru0, ru1;
+	struct kmig_recv ev;
+	unsigned char *d;
+	cpu_set_t cpu;
+	pthread_t th;
+	void *th_ret;
+	int dev, dst, w, r, sfd;
+
+	dev = open(KMIG_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	dst = kmig_mem_create(dev, ZERO_REGION);
+	ASSERT_LE(0, dst);
+	d = mmap(NULL, ZERO_WRITTEN, PROT_READ | PROT_WRITE, MAP_SHARED, dst, 0);
+	ASSERT_NE(MAP_FAILED, d);
+	memset(d, 0x5a, ZERO_WRITTEN);
+	ASSERT_EQ(0, unix_pair(&w, &r));
+	sfd = kmig_session(dev, r, KMIG_ROLE_RECV, 2, b.caps, &dst, 1, 0);
+	ASSERT_LE(0, sfd);
+	b.buf = calloc(1, 4096);
+	ASSERT_NE(NULL, b.buf);
+	b_header(&b, &h);
+	b_record(&b, KMIG_REC_ZERO, 0, 0, 0, pages, NULL, 0, 0);
+	b_record(&b, KMIG_REC_ROUND, 0, 0, 0, pages, NULL, 0, 0);
+	ASSERT_EQ(0, write_all(w, b.buf, b.len));
+
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu), &cpu));
+	atomic_store(&ticker_stop, 0);
+	ASSERT_EQ(0, pthread_create(&th, NULL, ticker, &cpu));
+	ASSERT_EQ(0, getrusage(RUSAGE_THREAD, &ru0));
+	do {
+		ASSERT_EQ(0, kmig_recv(sfd, &ev, NULL, 0));
+	} while (ev.event != KMIG_EVENT_ROUND);
+	ASSERT_EQ(0, getrusage(RUSAGE_THREAD, &ru1));
+	atomic_store(&ticker_stop, 1);
+	pthread_join(th, &th_ret);
+	ASSERT_EQ(NULL, th_ret);
+
+	EXPECT_EQ(pages, ev.zero_pages);
+	EXPECT_EQ(-1, first_not(d, 0, ZERO_WRITTEN));
+	TH_LOG("preempted %ld times while clearing %llu MiB of a %llu MiB region",
+	       ru1.ru_nivcsw - ru0.ru_nivcsw, ZERO_WRITTEN >> 20,
+	       ZERO_REGION >> 20);
+	EXPECT_LE(5, ru1.ru_nivcsw - ru0.ru_nivcsw);
+	munmap(d, ZERO_WRITTEN);
+	close(sfd);
+	close(w);
+	close(r);
+	close(dst);
+	close(dev);
+	free(b.buf);
 }
 
 TEST_HARNESS_MAIN

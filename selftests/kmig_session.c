@@ -508,4 +508,72 @@ TEST_F(ops, statistics_after_migration)
 	EXPECT_EQ(3, st.records);
 }
 
+/* "vmalloc" of a cgroup's memory.stat: bytes, or -1. */
+static long long memcg_vmalloc(const char *cg)
+{
+	char path[128], line[128];
+	long long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.stat", cg);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "vmalloc ", 8))
+			val = strtoll(line + 8, NULL, 10);
+	fclose(f);
+	return val;
+}
+
+/*
+ * Every allocation a user can cause is charged to the user's memory cgroup,
+ * the sender's checksum bounce buffer (vmalloc, a run of pages) included.
+ */
+TEST(checksum_bounce_buffer_is_charged)
+{
+	char cg[64], procs[96], pid[16];
+	long long before, after;
+	int dev, mem, a, b, sfd;
+	unsigned char *p;
+
+	snprintf(cg, sizeof(cg), "/sys/fs/cgroup/kmig_acct.%d", getpid());
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (kmig_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
+	    mkdir(cg, 0700))
+		SKIP(return, "no cgroup2 memory controller: %s", strerror(errno));
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+	ASSERT_EQ(0, kmig_write_file(procs, pid));
+
+	dev = open(KMIG_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	mem = kmig_mem_create(dev, NPAGES * page_size());
+	ASSERT_LE(0, mem);
+	p = mmap(NULL, NPAGES * page_size(), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, mem, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 0x42, NPAGES * page_size());
+	ASSERT_EQ(0, kmig_track(mem, KMIG_MEM_TRACK_START, KMIG_TRACK_ALL_DIRTY));
+	ASSERT_EQ(0, unix_pair(&a, &b));
+	sfd = kmig_session(dev, a, KMIG_ROLE_SEND, KMIG_PROTO_V2,
+			   KMIG_CAP_CHECKSUM, &mem, 1, 0);
+	ASSERT_LE(0, sfd);
+	before = memcg_vmalloc(cg);
+	ASSERT_LE(0, before);
+	/* the first checksummed run allocates the bounce buffer */
+	ASSERT_EQ(0, kmig_send_full_round(sfd, 0));
+	after = memcg_vmalloc(cg);
+	TH_LOG("vmalloc charged to the cgroup: %lld -> %lld bytes", before, after);
+	EXPECT_LE(NPAGES * page_size(), after - before);
+
+	close(sfd);
+	close(a);
+	close(b);
+	munmap(p, NPAGES * page_size());
+	close(mem);
+	close(dev);
+	kmig_write_file("/sys/fs/cgroup/cgroup.procs", pid);
+	rmdir(cg);
+}
+
 TEST_HARNESS_MAIN

@@ -49,6 +49,20 @@ static inline void kmig_compat_wp_range(struct address_space *mapping,
 }
 #endif
 
+/*
+ * PTE mappings of all the pages of @folio (kmig never maps a folio with a
+ * PMD). On 6.1 folio_mapcount() is not exported, page_mapcount() is.
+ */
+static inline int kmig_compat_folio_mapcount(struct folio *folio)
+{
+	long i, n = folio_nr_pages(folio);
+	int sum = 0;
+
+	for (i = 0; i < n; i++)
+		sum += page_mapcount(folio_page(folio, i));
+	return sum;
+}
+
 #ifndef MSG_SENDPAGE_NOTLAST
 #define MSG_SENDPAGE_NOTLAST	0
 #endif

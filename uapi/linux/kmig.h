@@ -54,6 +54,8 @@
 #define KMIG_FEAT_SEND		(1ULL << 5)	/* SEND_ROUND, SEND_BLOB, SEND_END */
 #define KMIG_FEAT_RECV		(1ULL << 6)	/* KMIG_SESSION_RECV */
 #define KMIG_FEAT_MEM_LARGE	(1ULL << 7)	/* KMIG_MEM_CREATE_LARGE */
+#define KMIG_FEAT_MARK_DIRTY	(1ULL << 8)	/* KMIG_MEM_MARK_DIRTY */
+#define KMIG_FEAT_HELD_DIRTY	(1ULL << 9)	/* held pages stay dirty */
 
 #define KMIG_IOC_MAGIC		0xB9
 
@@ -151,6 +153,23 @@ struct kmig_harvest {
 #define KMIG_HARVEST_SIZE_VER0	80
 
 /*
+ * KMIG_MEM_MARK_DIRTY, on a memory fd: report that the pages [first_page,
+ * first_page + num_pages) were written by a writer kmig cannot see, such as
+ * a device writing through a pin taken before tracking started, or an
+ * emulated device writing through a mapping kmig does not know of. The next
+ * harvest reports them. Tracking must be on.
+ */
+struct kmig_mark_dirty {
+	__u32 size;		/* in: sizeof(struct kmig_mark_dirty) */
+	__u32 flags;		/* in: must be 0 */
+	__u64 first_page;	/* in: first page of the range */
+	__u64 num_pages;	/* in: pages in the range, > 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+#define KMIG_MARK_DIRTY_SIZE_VER0	40
+
+/*
  * KMIG_MEM_GET_STATS, on a memory fd.
  */
 struct kmig_mem_stats {
@@ -165,7 +184,9 @@ struct kmig_mem_stats {
 	__u32 tracking;		/* out: 1 while tracking is on */
 	__u32 rearm_method;	/* out: KMIG_REARM_* in use */
 	__u64 large_folios;	/* out: 64 KiB folios allocated (CREATE_LARGE) */
-	__u64 reserved[3];	/* must be 0 */
+	__u64 held_pages;	/* out: harvested pages kept dirty because held */
+	__u64 marked_pages;	/* out: pages marked by KMIG_MEM_MARK_DIRTY */
+	__u64 reserved[1];	/* must be 0 */
 };
 
 #define KMIG_MEM_STATS_SIZE_VER0	96
@@ -413,6 +434,7 @@ struct kmig_wire_end {
 #define KMIG_MEM_TRACK_STOP	_IO(KMIG_IOC_MAGIC, 0x21)
 #define KMIG_MEM_HARVEST	_IO(KMIG_IOC_MAGIC, 0x22)
 #define KMIG_MEM_GET_STATS	_IO(KMIG_IOC_MAGIC, 0x23)
+#define KMIG_MEM_MARK_DIRTY	_IO(KMIG_IOC_MAGIC, 0x24)
 
 /* Ioctls on a session fd. */
 #define KMIG_SESSION_SEND_ROUND	_IO(KMIG_IOC_MAGIC, 0x40)

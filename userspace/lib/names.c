@@ -30,6 +30,8 @@ static const char *const feature_names[64] = {
 	[5] = "send",		/* KMIG_FEAT_SEND */
 	[6] = "recv",		/* KMIG_FEAT_RECV */
 	[7] = "mem_large",	/* KMIG_FEAT_MEM_LARGE */
+	[8] = "mark_dirty",	/* KMIG_FEAT_MARK_DIRTY */
+	[9] = "held_dirty",	/* KMIG_FEAT_HELD_DIRTY */
 };
 
 _Static_assert(KMIG_CAP_ZERO_PAGES == 1ULL << 0, "cap_names");
@@ -43,6 +45,10 @@ _Static_assert(KMIG_FEAT_RECV == 1ULL << 6, "feature_names");
 #endif
 #ifdef KMIG_FEAT_MEM_LARGE
 _Static_assert(KMIG_FEAT_MEM_LARGE == 1ULL << 7, "feature_names");
+#endif
+#ifdef KMIG_FEAT_HELD_DIRTY
+_Static_assert(KMIG_FEAT_MARK_DIRTY == 1ULL << 8, "feature_names");
+_Static_assert(KMIG_FEAT_HELD_DIRTY == 1ULL << 9, "feature_names");
 #endif
 
 const char *kmig_cap_name(unsigned int bit)
