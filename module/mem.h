@@ -126,7 +126,7 @@ static inline bool kmig_mem_written(const struct kmig_mem *mem, pgoff_t index)
 
 /* The first page at or after @from that may hold data, or @end. */
 static inline pgoff_t kmig_mem_next_written(const struct kmig_mem *mem,
-					   pgoff_t from, pgoff_t end)
+					    pgoff_t from, pgoff_t end)
 {
 	return find_next_bit(mem->written, end, from);
 }
