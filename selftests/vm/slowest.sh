@@ -7,6 +7,7 @@
 # usage: slowest.sh OUTDIR/output.timed [N]   -> "seconds name", slowest first
 timed=$1 n=${2:-15}
 awk '
+{ sub(/\r$/, "") }
 # the harness: "# #  RUN           fixture.variant.test ..."
 $3 == "#" && $4 == "RUN" { start[$5] = $1; next }
 # its verdict: "# ok N fixture.variant.test" or "# not ok N ..."

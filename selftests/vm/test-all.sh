@@ -13,7 +13,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 kernels=${KMIG_KERNELS:-generic cloud debug}
-limit=${KMIG_VM_TIMEOUT:-1500}
+limit=${KMIG_VM_TIMEOUT:-2400}
 total_p=0 total_f=0 total_s=0
 summary=""
 
