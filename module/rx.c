@@ -161,6 +161,9 @@ static int kmig_rx_check_record(struct kmig_session *s,
 	case KMIG_REC_PAGES:
 		if (r->flags)
 			return kmig_rx_bad(s, -EPROTO, KMIG_ERR_FLAGS);
+		/* After the final round only blobs and END may follow. */
+		if (s->rx->final_seen)
+			return kmig_rx_bad(s, -EPROTO, KMIG_ERR_ORDER);
 		if (!r->count)
 			return kmig_rx_bad(s, -EPROTO, KMIG_ERR_LENGTH);
 		if (r->region >= s->nr_regions ||
@@ -171,8 +174,10 @@ static int kmig_rx_check_record(struct kmig_session *s,
 	case KMIG_REC_ROUND:
 		if ((r->flags & ~KMIG_REC_F_FINAL) || r->region)
 			return kmig_rx_bad(s, -EPROTO, KMIG_ERR_FLAGS);
-		if (r->index != s->rounds)
+		if (r->index != s->rounds || s->rx->final_seen)
 			return kmig_rx_bad(s, -EPROTO, KMIG_ERR_ORDER);
+		if (r->index > U32_MAX)
+			return kmig_rx_bad(s, -ERANGE, KMIG_ERR_RANGE);
 		if (r->count != s->rx->round_pages)
 			return kmig_rx_bad(s, -EBADMSG, KMIG_ERR_TOTALS);
 		return 0;
@@ -191,6 +196,9 @@ static int kmig_rx_check_record(struct kmig_session *s,
 			return kmig_rx_bad(s, -EPROTO, KMIG_ERR_FLAGS);
 		if (r->count != sizeof(struct kmig_wire_end))
 			return kmig_rx_bad(s, -EPROTO, KMIG_ERR_LENGTH);
+		/* A stream ends only after its final round. */
+		if (!s->rx->final_seen)
+			return kmig_rx_bad(s, -EPROTO, KMIG_ERR_ORDER);
 		return 0;
 	default:
 		return kmig_rx_bad(s, -EPROTO, KMIG_ERR_TYPE);
@@ -397,6 +405,7 @@ static int kmig_rx_done(struct kmig_session *s, struct kmig_recv *ev)
 				     rx->round_pages, s->bytes);
 		ev->round = s->rounds;
 		ev->round_flags = r->flags;
+		rx->final_seen = r->flags & KMIG_REC_F_FINAL;
 		s->rounds++;
 		rx->round_pages = 0;
 		return KMIG_EVENT_ROUND;

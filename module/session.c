@@ -6,6 +6,7 @@
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
@@ -47,9 +48,14 @@ int kmig_session_check_state(struct kmig_session *s, unsigned int valid)
 	return 0;
 }
 
+/* A field written under @lock, read by a reader that may not hold it. */
+#define KMIG_SNAP(x)	data_race(READ_ONCE(x))
+
 static long kmig_session_get_stats(struct kmig_session *s, void __user *uarg)
 {
 	struct kmig_session_stats st;
+	bool locked;
+	u64 start_ns;
 	int ret;
 
 	ret = kmig_copy_args(&st, sizeof(st), KMIG_SESSION_STATS_SIZE_VER0,
@@ -59,26 +65,32 @@ static long kmig_session_get_stats(struct kmig_session *s, void __user *uarg)
 	if (st.flags || !kmig_all_zero(st.reserved, sizeof(st.reserved)))
 		return -EINVAL;
 
-	if (mutex_lock_interruptible(&s->lock))
-		return -ERESTARTSYS;
+	/*
+	 * A send or receive holds @lock for as long as its peer makes it
+	 * wait; statistics do not wait for it. Without the lock each figure
+	 * is read once and is current, but the set may straddle a record.
+	 */
+	locked = mutex_trylock(&s->lock);
 	st.role = s->role;
 	st.proto = s->proto;
 	st.caps = s->caps;
-	st.state = s->state;
-	st.round = s->rounds;
-	st.bytes = s->bytes;
-	st.pages = s->pages;
-	st.zero_pages = s->zero_pages;
-	st.blobs = s->blobs;
-	st.records = s->records;
-	st.last_dirty = s->last_dirty;
-	st.dirty_rate = s->dirty_rate;
-	st.bandwidth = s->bandwidth;
-	st.elapsed_ns = s->start_ns ? ktime_get_ns() - s->start_ns : 0;
-	st.error = s->error;
-	st.error_reason = s->error_reason;
-	st.error_offset = s->error_offset;
-	mutex_unlock(&s->lock);
+	st.state = KMIG_SNAP(s->state);
+	st.round = KMIG_SNAP(s->rounds);
+	st.bytes = KMIG_SNAP(s->bytes);
+	st.pages = KMIG_SNAP(s->pages);
+	st.zero_pages = KMIG_SNAP(s->zero_pages);
+	st.blobs = KMIG_SNAP(s->blobs);
+	st.records = KMIG_SNAP(s->records);
+	st.last_dirty = KMIG_SNAP(s->last_dirty);
+	st.dirty_rate = KMIG_SNAP(s->dirty_rate);
+	st.bandwidth = KMIG_SNAP(s->bandwidth);
+	start_ns = KMIG_SNAP(s->start_ns);
+	st.elapsed_ns = start_ns ? ktime_get_ns() - start_ns : 0;
+	st.error = KMIG_SNAP(s->error);
+	st.error_reason = KMIG_SNAP(s->error_reason);
+	st.error_offset = KMIG_SNAP(s->error_offset);
+	if (locked)
+		mutex_unlock(&s->lock);
 
 	return kmig_copy_args_out(uarg, &st, sizeof(st));
 }
@@ -104,6 +116,32 @@ static long kmig_session_ioctl(struct file *file, unsigned int cmd,
 	default:
 		return -ENOIOCTLCMD;
 	}
+}
+
+/*
+ * Readiness, for poll() and epoll: a receive session is readable when its
+ * socket has data (RECV makes progress, though it may still wait for the
+ * rest of a record) or a blob waits for a larger buffer; a send session is
+ * writable when its socket has room. EPOLLERR once BROKEN, EPOLLHUP once
+ * ENDED.
+ */
+static __poll_t kmig_session_poll(struct file *file, poll_table *wait)
+{
+	struct kmig_session *s = file->private_data;
+	struct socket *sock = s->sock;
+	__poll_t mask = sock->ops->poll(s->sock_file, sock, wait);
+
+	switch (KMIG_SNAP(s->state)) {
+	case KMIG_STATE_BROKEN:
+		return EPOLLERR;
+	case KMIG_STATE_ENDED:
+		return EPOLLHUP;
+	}
+	if (s->role == KMIG_ROLE_SEND)
+		return mask & (EPOLLOUT | EPOLLWRNORM | EPOLLERR | EPOLLHUP);
+	if (KMIG_SNAP(s->rx->state) == KMIG_RX_BLOB_READY)
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask & (EPOLLIN | EPOLLRDNORM | EPOLLERR | EPOLLHUP);
 }
 
 static void kmig_session_put_regions(struct kmig_session *s, unsigned int n,
@@ -138,6 +176,7 @@ static int kmig_session_release(struct inode *inode, struct file *file)
 static const struct file_operations kmig_session_fops = {
 	.owner		= THIS_MODULE,
 	.release	= kmig_session_release,
+	.poll		= kmig_session_poll,
 	.unlocked_ioctl	= kmig_session_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,

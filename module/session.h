@@ -11,7 +11,8 @@
  *   any state --socket or stream error--> BROKEN
  *
  * SEND_ROUND is valid in IDLE and STREAMING; SEND_BLOB in IDLE, STREAMING
- * and FINAL; SEND_END in STREAMING and FINAL; RECV in IDLE and STREAMING.
+ * and FINAL; SEND_END in FINAL only (a stream ends after its final round);
+ * RECV in IDLE and STREAMING.
  * Anything else is -EINVAL, and everything on a BROKEN session is -EPIPE.
  * An interrupted call (-ERESTARTSYS) leaves the state and the record in
  * flight as they were; the next call continues the same record, so the
@@ -53,8 +54,9 @@ struct kmig_tx {
 	bool zero[KMIG_BATCH];
 	unsigned int batch_pos, batch_region;
 
-	/* Where the open round stands. */
+	/* Where the open round stands; round_final: started by FINAL. */
 	bool round_open;
+	bool round_final;
 	unsigned int region;
 	u64 pos;
 	u64 round_pages;
@@ -62,8 +64,18 @@ struct kmig_tx {
 	u64 round_start_bytes;
 	u64 faults_at_round_start;
 
+	/*
+	 * SEND_ROUND's budget across restarts: a call interrupted by a signal
+	 * and made again with the same arguments continues the same deadline
+	 * and bandwidth window (call_t0, call_bytes0) instead of starting anew.
+	 */
+	bool call_interrupted;
+	u32 call_flags;
+	u64 call_max_ns, call_max_bytes, call_bw_limit;
+	u64 call_t0, call_bytes0, call_pages0, call_zero0;
+
 	void *bounce;		/* KMIG_CAP_CHECKSUM: stable copy of a run */
-	void *blob;		/* SEND_BLOB: kernel copy until sent */
+	void *blob;		/* SEND_BLOB: kernel copy, kept for a restart */
 	u16 kind;		/* KMIG_REC_* in flight, or 0 */
 	u64 blob_tag, blob_len;	/* the last blob queued */
 	u8 end[sizeof(struct kmig_wire_end)];	/* END payload */
@@ -92,15 +104,16 @@ struct kmig_rx {
 	void *blob;
 	size_t blob_have;
 	u64 round_pages;
+	bool final_seen;	/* the final round's ROUND record arrived */
 };
 
 /*
  * struct kmig_session - the private_data of a session fd.
  *
  * @lock serializes every ioctl on the session and is held while blocking on
- * the socket; it nests outside each memory object's lock. Nothing else is
- * shared: the counters below are written only under @lock. GET_STATS takes
- * @lock too, so it waits for a blocked send or receive to return.
+ * the socket; it nests outside each memory object's lock. The counters and
+ * @state below are written only under @lock. GET_STATS and poll() read them
+ * without waiting for it (KMIG_SNAP(), session.c), each figure once.
  */
 struct kmig_session {
 	struct mutex lock;	/* see above */

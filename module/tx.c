@@ -121,8 +121,6 @@ static int kmig_tx_flush(struct kmig_session *s)
 	tx->trailer_len = 0;
 	tx->trailer_off = 0;
 	tx->kind = 0;
-	kvfree(tx->blob);
-	tx->blob = NULL;
 	return 0;
 }
 
@@ -290,7 +288,7 @@ static u64 kmig_tx_write_faults(struct kmig_session *s)
 	return faults;
 }
 
-static void kmig_tx_start_round(struct kmig_session *s)
+static void kmig_tx_start_round(struct kmig_session *s, bool final)
 {
 	struct kmig_tx *tx = s->tx;
 	u64 now = ktime_get_ns();
@@ -304,6 +302,7 @@ static void kmig_tx_start_round(struct kmig_session *s)
 	tx->round_start_ns = now;
 	tx->round_start_bytes = s->bytes;
 	tx->round_open = true;
+	tx->round_final = final;
 	tx->region = 0;
 	tx->pos = 0;
 	tx->round_pages = 0;
@@ -348,14 +347,13 @@ static bool kmig_tx_next_batch(struct kmig_session *s)
 	return true;
 }
 
-/* Queue the ROUND record that closes the open round. */
-static void kmig_tx_end_round(struct kmig_session *s, bool final,
-			      struct kmig_send_round *out)
+/* Queue the ROUND record that closes the open round; returns its number. */
+static u64 kmig_tx_end_round(struct kmig_session *s)
 {
 	struct kmig_tx *tx = s->tx;
 	struct kmig_rec r = {
 		.type = KMIG_REC_ROUND,
-		.flags = final ? KMIG_REC_F_FINAL : 0,
+		.flags = tx->round_final ? KMIG_REC_F_FINAL : 0,
 		.index = s->rounds,
 		.count = tx->round_pages,
 	};
@@ -365,12 +363,10 @@ static void kmig_tx_end_round(struct kmig_session *s, bool final,
 	s->bandwidth = kmig_per_second(s->bytes - tx->round_start_bytes, ns);
 	trace_kmig_round_end(s->role, s->rounds, r.flags, tx->round_pages,
 			     s->bytes);
-	out->round = s->rounds;
-	out->complete = 1;
-	s->rounds++;
 	tx->round_open = false;
-	if (final)
+	if (tx->round_final)
 		s->state = KMIG_STATE_FINAL;
+	return s->rounds++;
 }
 
 /*
@@ -413,6 +409,17 @@ static int kmig_tx_round(struct kmig_session *s, struct kmig_send_round *r,
 	bool final = r->flags & KMIG_ROUND_FINAL;
 	int ret;
 
+	/*
+	 * FINAL sends every page dirty at the time of the call. An open
+	 * pre-copy round has passed pages that were dirtied since: close it
+	 * (its pages are out) and start the final round from the first page.
+	 * A final round split by a budget continues only as FINAL.
+	 */
+	if (tx->round_open && tx->round_final != final) {
+		if (!final)
+			return -EINVAL;
+		kmig_tx_end_round(s);
+	}
 	r->round = s->rounds;
 	for (;;) {
 		ret = kmig_tx_push(s);
@@ -426,15 +433,21 @@ static int kmig_tx_round(struct kmig_session *s, struct kmig_send_round *r,
 		if (ret)
 			return ret;
 
-		if (!tx->round_open)
-			kmig_tx_start_round(s);
+		if (!tx->round_open) {
+			/* Round numbers fit every uapi field: __u32. */
+			if (s->rounds > U32_MAX)
+				return -EOVERFLOW;
+			kmig_tx_start_round(s, final);
+			r->round = s->rounds;
+		}
 		if (tx->batch_pos < tx->batch.n || kmig_tx_next_batch(s)) {
 			ret = kmig_tx_queue_run(s);
 			if (ret)
 				return kmig_session_fail(s, ret, KMIG_ERR_NONE,
 							 s->bytes);
 		} else {
-			kmig_tx_end_round(s, final, r);
+			r->round = kmig_tx_end_round(s);
+			r->complete = 1;
 		}
 		cond_resched();
 	}
@@ -474,10 +487,21 @@ out_unlock:
 	return ret;
 }
 
+/* Is @r the same request as the SEND_ROUND that a signal interrupted? */
+static bool kmig_tx_same_call(const struct kmig_tx *tx,
+			      const struct kmig_send_round *r)
+{
+	return tx->call_interrupted && tx->call_flags == r->flags &&
+	       tx->call_max_ns == r->max_ns &&
+	       tx->call_max_bytes == r->max_bytes &&
+	       tx->call_bw_limit == r->bw_limit;
+}
+
 long kmig_session_send_round(struct kmig_session *s, void __user *uarg)
 {
 	struct kmig_send_round r;
-	u64 t0 = ktime_get_ns(), bytes0, pages0, zero0;
+	struct kmig_tx *tx = s->tx;
+	u64 t0, bytes0, pages0, zero0;
 	u16 finished;
 	int ret;
 
@@ -493,9 +517,25 @@ long kmig_session_send_round(struct kmig_session *s, void __user *uarg)
 	ret = kmig_tx_begin(s, KMIG_TX_STATES, &finished);
 	if (ret)
 		return ret;
-	bytes0 = s->bytes;
-	pages0 = s->pages;
-	zero0 = s->zero_pages;
+	/*
+	 * The deadline and the bandwidth window start with the call, not
+	 * with its restart after a signal: a signal storm must not stretch a
+	 * budget or reset a cap.
+	 */
+	if (!kmig_tx_same_call(tx, &r)) {
+		tx->call_flags = r.flags;
+		tx->call_max_ns = r.max_ns;
+		tx->call_max_bytes = r.max_bytes;
+		tx->call_bw_limit = r.bw_limit;
+		tx->call_t0 = ktime_get_ns();
+		tx->call_bytes0 = s->bytes;
+		tx->call_pages0 = s->pages;
+		tx->call_zero0 = s->zero_pages;
+	}
+	t0 = tx->call_t0;
+	bytes0 = tx->call_bytes0;
+	pages0 = tx->call_pages0;
+	zero0 = tx->call_zero0;
 	r.complete = 0;
 	if (finished == KMIG_REC_ROUND) {
 		/* Restarted after the ROUND record was queued: it is out now. */
@@ -511,6 +551,7 @@ long kmig_session_send_round(struct kmig_session *s, void __user *uarg)
 	r.bytes = s->bytes - bytes0;
 	r.remaining = kmig_tx_dirty(s);
 	r.elapsed_ns = ktime_get_ns() - t0;
+	tx->call_interrupted = ret == -ERESTARTSYS;
 	mutex_unlock(&s->lock);
 
 	if (ret)
@@ -521,8 +562,10 @@ long kmig_session_send_round(struct kmig_session *s, void __user *uarg)
 /*
  * SEND_BLOB and SEND_END commit their record before it is on the wire. If
  * the call is interrupted, the next call on the session sends the rest. A
- * restarted SEND_BLOB (same tag and length) or SEND_END then only finishes
- * its own record, so the record goes out exactly once.
+ * restarted SEND_END only finishes its own record. A SEND_BLOB with the tag
+ * and length of an interrupted one finishes that one instead of sending
+ * anew: it returns 0 if its data is the data that went out (a restart),
+ * and -EALREADY if the data differs, which then was not sent.
  */
 long kmig_session_send_blob(struct kmig_session *s, void __user *uarg)
 {
@@ -557,11 +600,14 @@ long kmig_session_send_blob(struct kmig_session *s, void __user *uarg)
 	}
 	if (finished == KMIG_REC_BLOB && s->tx->blob_tag == a.tag &&
 	    s->tx->blob_len == a.len) {
-		/* The restart of an interrupted SEND_BLOB: it is sent now. */
+		/* The interrupted SEND_BLOB of this tag is out now. */
+		if (memcmp(s->tx->blob, buf, a.len))
+			ret = -EALREADY;
 		kvfree(buf);
 		goto out_unlock;
 	}
 
+	kvfree(s->tx->blob);
 	r.index = a.tag;
 	r.count = a.len;
 	s->tx->blob = buf;
@@ -604,15 +650,12 @@ long kmig_session_send_end(struct kmig_session *s, void __user *uarg)
 	}
 	mutex_unlock(&s->lock);
 
-	ret = kmig_tx_begin(s, BIT(KMIG_STATE_STREAMING) | BIT(KMIG_STATE_FINAL),
-			    &finished);
+	/* Only a completed final round may end the stream. */
+	ret = kmig_tx_begin(s, BIT(KMIG_STATE_FINAL), &finished);
 	if (ret)
 		return ret;
-	/* Pages harvested in an open round are owed to the stream. */
-	if (tx->round_open) {
-		ret = -EINVAL;
-		goto out_unlock;
-	}
+	kvfree(tx->blob);
+	tx->blob = NULL;
 
 	end->records = cpu_to_le64(s->records);
 	end->pages = cpu_to_le64(s->pages);
@@ -623,8 +666,6 @@ long kmig_session_send_end(struct kmig_session *s, void __user *uarg)
 	kmig_tx_queue(s, &r, 0, end, sizeof(*end));
 	s->state = KMIG_STATE_ENDED;
 	ret = kmig_tx_push(s);
-
-out_unlock:
 	mutex_unlock(&s->lock);
 	return ret;
 }

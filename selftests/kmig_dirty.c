@@ -664,25 +664,6 @@ TEST_F(dirty, mprotect_write_upgrade_is_tracked)
 	EXPECT_TRUE(test_bit64(self->map, 3));
 }
 
-/* The state letter of a thread of this process ('D': uninterruptible). */
-static char thread_state(pid_t tid)
-{
-	char path[64], buf[256], *p;
-	int fd, n;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] ? p[2] : 0;
-}
-
 struct race_writer {
 	volatile unsigned char *page;
 	pid_t tid;
@@ -715,7 +696,7 @@ TEST_F(dirty, reset_races_with_a_tracked_write)
 	ASSERT_EQ(0, kmig_param_write("debug_race_delay_ms", "300"));
 	ASSERT_EQ(0, pthread_create(&th, NULL, race_write, &w));
 	/* the writer sleeps in page_mkwrite, tracking seen on */
-	while (!w.tid || thread_state(w.tid) != 'D')
+	while (!w.tid || kmig_thread_state(w.tid) != 'D')
 		sched_yield();
 	ASSERT_EQ(0, kmig_track(self->fd, KMIG_MEM_TRACK_STOP, 0));
 	ASSERT_EQ(0, kmig_track(self->fd, KMIG_MEM_TRACK_START, 0));

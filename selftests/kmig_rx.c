@@ -266,6 +266,9 @@ static void expect_broken(struct __test_metadata *_metadata,
 }
 
 #define HDR_LEN		(32 + 16 + 4)
+/* A record header (and trailer) without payload. */
+#define RECORD_LEN(b)	((b)->proto == 1 ? 24 : 16 + \
+			 ((b)->caps & KMIG_CAP_CHECKSUM ? 4 : 0))
 
 #define EXPECT_HEADER_ERROR(field_change, err, reason) do {		\
 	struct hdr h = good_header(&self->b);				\
@@ -600,10 +603,12 @@ TEST_F(rx, end_totals_wrong)
 
 	b_header(&self->b, &h);
 	b_record(&self->b, KMIG_REC_PAGES, 0, 0, 2, 1, self->page, self->ps, 0);
+	b_record(&self->b, KMIG_REC_ROUND, KMIG_REC_F_FINAL, 0, 0, 1, NULL, 0,
+		 0);
 	self->touched[2] = 1;
 	at = self->b.len;
 	/* One page claimed more than was sent. */
-	b_end(&self->b, 1, 2, 0, 0, 0, at);
+	b_end(&self->b, 2, 2, 0, 0, 1, at);
 	expect_broken(_metadata, self, EBADMSG, feed(self, &ev),
 		      KMIG_ERR_TOTALS, at);
 }
@@ -614,9 +619,66 @@ TEST_F(rx, end_offset_wrong)
 	struct kmig_recv ev;
 
 	b_header(&self->b, &h);
-	b_end(&self->b, 0, 0, 0, 0, 0, 0);
+	b_record(&self->b, KMIG_REC_ROUND, KMIG_REC_F_FINAL, 0, 0, 0, NULL, 0,
+		 0);
+	b_end(&self->b, 1, 0, 0, 0, 1, 0);
 	expect_broken(_metadata, self, EBADMSG, feed(self, &ev),
-		      KMIG_ERR_TOTALS, HDR_LEN);
+		      KMIG_ERR_TOTALS, HDR_LEN + RECORD_LEN(&self->b));
+}
+
+/* A stream ends only after its final round; nothing but blobs follows it. */
+TEST_F(rx, end_without_final_round)
+{
+	struct hdr h = good_header(&self->b);
+	struct kmig_recv ev;
+	uint64_t at;
+
+	b_header(&self->b, &h);
+	b_record(&self->b, KMIG_REC_ROUND, 0, 0, 0, 0, NULL, 0, 0);
+	at = self->b.len;
+	b_end(&self->b, 1, 0, 0, 0, 1, at);
+	expect_broken(_metadata, self, EPROTO, feed(self, &ev),
+		      KMIG_ERR_ORDER, at);
+}
+
+TEST_F(rx, end_right_after_the_header)
+{
+	EXPECT_RECORD_ERROR(KMIG_REC_END, 0, 0, 0, 48, (uint8_t[48]){ 0 }, 48,
+			    EPROTO, KMIG_ERR_ORDER);
+}
+
+static void after_final(struct __test_metadata *_metadata,
+			FIXTURE_DATA(rx) *self, int type, int flags,
+			uint32_t count, const void *payload, size_t plen)
+{
+	struct hdr h = good_header(&self->b);
+	struct kmig_recv ev;
+	uint64_t at;
+
+	b_header(&self->b, &h);
+	b_record(&self->b, KMIG_REC_ROUND, KMIG_REC_F_FINAL, 0, 0, 0, NULL, 0,
+		 0);
+	at = self->b.len;
+	b_record(&self->b, type, flags, 0, type == KMIG_REC_ROUND ? 1 : 0,
+		 count, payload, plen, 0);
+	expect_broken(_metadata, self, EPROTO, feed(self, &ev),
+		      KMIG_ERR_ORDER, at);
+}
+
+TEST_F(rx, pages_after_final_round)
+{
+	after_final(_metadata, self, KMIG_REC_PAGES, 0, 1, self->page,
+		    self->ps);
+}
+
+TEST_F(rx, zero_after_final_round)
+{
+	after_final(_metadata, self, KMIG_REC_ZERO, 0, 1, NULL, 0);
+}
+
+TEST_F(rx, round_after_final_round)
+{
+	after_final(_metadata, self, KMIG_REC_ROUND, 0, 0, NULL, 0);
 }
 
 /*

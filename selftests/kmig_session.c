@@ -4,6 +4,10 @@
  * errno, the module enforces its protocol window and capabilities whatever a
  * helper offers, and sessions own their memory objects exclusively.
  */
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+
 #include "kmig_stream.h"
 #include "kselftest_harness.h"
 
@@ -456,7 +460,59 @@ TEST_F(ops, end_with_round_open)
 	ASSERT_EQ(0, r.complete);
 	EXPECT_EQ(-EINVAL, kmig_send_end(self->send));
 	EXPECT_EQ(0, kmig_send_full_round(self->send, 0));
+	/* a completed pre-copy round is not enough: END needs FINAL */
+	EXPECT_EQ(-EINVAL, kmig_send_end(self->send));
+	EXPECT_EQ(0, kmig_send_full_round(self->send, KMIG_ROUND_FINAL));
 	EXPECT_EQ(0, kmig_send_end(self->send));
+}
+
+/*
+ * FINAL sends every page dirty at the time of the call: a pre-copy round
+ * split by a budget has passed pages that were written since.
+ */
+TEST_F(ops, final_sends_pages_behind_an_open_round)
+{
+	struct kmig_send_round r = { .size = sizeof(r), .max_bytes = 1 };
+	struct kmig_send_round f;
+	struct kmig_session_stats st;
+	struct kmig_mem_stats ms;
+	unsigned char *p;
+
+	p = mmap(NULL, NPAGES * page_size(), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, self->mem, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, kmig_ioctl(self->send, KMIG_SESSION_SEND_ROUND, &r));
+	ASSERT_EQ(0, r.complete);
+	ASSERT_LT(0, r.pages);		/* the cursor has passed page 0 */
+	p[0] = 1;
+	do {
+		ASSERT_EQ(0, kmig_send_round(self->send, &f, KMIG_ROUND_FINAL));
+	} while (!f.complete);
+	EXPECT_EQ(1, f.round);		/* round 0 was closed, then FINAL */
+	ASSERT_EQ(0, kmig_mem_stats(self->mem, &ms));
+	EXPECT_EQ(0, ms.dirty_pages);
+	ASSERT_EQ(0, kmig_send_end(self->send));
+	ASSERT_EQ(0, kmig_recv_all(self->recv, NULL, 0, NULL));
+	ASSERT_EQ(0, kmig_session_stats(self->recv, &st));
+	EXPECT_EQ(2, st.round);
+	EXPECT_EQ(NPAGES + 1, st.pages);
+	munmap(p, NPAGES * page_size());
+}
+
+/* A final round split by a budget goes on as FINAL only. */
+TEST_F(ops, split_final_round_continues_only_as_final)
+{
+	struct kmig_send_round r = {
+		.size = sizeof(r), .flags = KMIG_ROUND_FINAL, .max_bytes = 1,
+	};
+
+	ASSERT_EQ(0, kmig_ioctl(self->send, KMIG_SESSION_SEND_ROUND, &r));
+	ASSERT_EQ(0, r.complete);
+	EXPECT_EQ(-EINVAL, kmig_send_full_round(self->send, 0));
+	EXPECT_EQ(-EINVAL, kmig_send_end(self->send));
+	EXPECT_EQ(0, kmig_send_full_round(self->send, KMIG_ROUND_FINAL));
+	EXPECT_EQ(0, kmig_send_end(self->send));
+	EXPECT_EQ(0, kmig_recv_all(self->recv, NULL, 0, NULL));
 }
 
 TEST_F(ops, nothing_after_final_or_end)
@@ -506,6 +562,87 @@ TEST_F(ops, statistics_after_migration)
 	EXPECT_EQ(KMIG_STATE_ENDED, st.state);
 	EXPECT_EQ(NPAGES, st.pages);
 	EXPECT_EQ(3, st.records);
+}
+
+struct blocked_recv {
+	int sfd;
+	pid_t tid;
+	int ret;
+	struct kmig_recv ev;
+};
+
+static void *recv_thread(void *arg)
+{
+	struct blocked_recv *b = arg;
+
+	b->tid = gettid();
+	b->ret = kmig_recv(b->sfd, &b->ev, NULL, 0);
+	return NULL;
+}
+
+/* Statistics do not wait for a receive that blocks on a silent peer. */
+TEST_F_TIMEOUT(ops, stats_while_a_receive_blocks, 60)
+{
+	struct blocked_recv b = { .sfd = self->recv };
+	struct kmig_session_stats st;
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, recv_thread, &b));
+	while (!b.tid || kmig_thread_state(b.tid) != 'S')
+		sched_yield();
+	/* this call hung until the receive returned */
+	ASSERT_EQ(0, kmig_session_stats(self->recv, &st));
+	EXPECT_EQ(KMIG_ROLE_RECV, st.role);
+	EXPECT_EQ(0, st.bytes);
+	ASSERT_EQ(0, kmig_send_full_round(self->send, KMIG_ROUND_FINAL));
+	ASSERT_EQ(0, kmig_send_end(self->send));
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, b.ret);
+	EXPECT_EQ(KMIG_EVENT_ROUND, b.ev.event);
+}
+
+/* poll(): readable when the stream has data, HUP at the end, ERR broken. */
+TEST_F(ops, poll_follows_the_stream)
+{
+	struct pollfd pfd = { .fd = self->recv, .events = POLLIN };
+	struct kmig_recv ev;
+	int a, b, mem, sfd;
+
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	pfd = (struct pollfd){ .fd = self->send, .events = POLLOUT };
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLOUT);
+
+	ASSERT_EQ(0, kmig_send_full_round(self->send, KMIG_ROUND_FINAL));
+	ASSERT_EQ(0, kmig_send_end(self->send));
+	pfd = (struct pollfd){ .fd = self->send, .events = POLLOUT };
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLHUP);
+	pfd = (struct pollfd){ .fd = self->recv, .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	EXPECT_TRUE(pfd.revents & POLLIN);
+	ASSERT_EQ(0, kmig_recv_all(self->recv, NULL, 0, NULL));
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLHUP);
+
+	/* garbage breaks a receive session */
+	ASSERT_EQ(0, tcp_pair(&a, &b));
+	mem = kmig_mem_create(self->dev, NPAGES * page_size());
+	ASSERT_LE(0, mem);
+	sfd = kmig_session(self->dev, b, KMIG_ROLE_RECV, KMIG_PROTO_V2, 0,
+			   &mem, 1, 0);
+	ASSERT_LE(0, sfd);
+	ASSERT_EQ(0, write_all(a, "garbage, not a kmig stream header....", 37));
+	pfd = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	EXPECT_TRUE(pfd.revents & POLLIN);
+	EXPECT_EQ(-EPROTO, kmig_recv(sfd, &ev, NULL, 0));
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLERR);
+	close(sfd);
+	close(mem);
+	close(a);
+	close(b);
 }
 
 /* "vmalloc" of a cgroup's memory.stat: bytes, or -1. */

@@ -564,6 +564,84 @@ TEST_F_TIMEOUT(stream, interrupted_calls_resume, 300)
 }
 
 /*
+ * A budget spans restarts: under a storm of SA_RESTART signals, a throttled
+ * round with a 300 ms budget ends at the first entry's deadline, with the
+ * round unfinished. Every restart used to start the deadline and the
+ * bandwidth window anew, so the call ran until its round was done.
+ */
+TEST_F_TIMEOUT(stream, budget_survives_restarts, 120)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	struct itimerval it = { { 0, 500 }, { 0, 500 } };
+	struct kmig_send_round r = {
+		.size = sizeof(r), .max_ns = 300 * 1000 * 1000,
+		.bw_limit = 1 << 20,
+	};
+	pid_t pid = start_receiver(self, variant, 0);
+	int sfd, ret;
+
+	sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
+			   variant->proto, variant->caps, &self->src, 1, 0);
+	ASSERT_LE(0, sfd);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	ret = kmig_ioctl(sfd, KMIG_SESSION_SEND_ROUND, &r);
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	ASSERT_EQ(0, ret);
+	TH_LOG("%llu bytes in %llu ms, complete %u", (unsigned long long)r.bytes,
+	       (unsigned long long)r.elapsed_ns / 1000000, r.complete);
+	EXPECT_EQ(0, r.complete);
+	ASSERT_EQ(0, kmig_send_full_round(sfd, KMIG_ROUND_FINAL));
+	ASSERT_EQ(0, kmig_send_end(sfd));
+	ASSERT_EQ(0, wait_child(pid));
+	EXPECT_EQ(0, pages_differ(self));
+	close(sfd);
+}
+
+/*
+ * SEND_BLOB interrupted (EINTR, no SA_RESTART), then called again with the
+ * same tag and length but other data: the interrupted blob is finished, the
+ * new data is not sent, and the call says so with EALREADY. The receiver
+ * gets the first blob, once.
+ */
+TEST_F_TIMEOUT(stream, blob_changed_after_eintr, 120)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { { 0, 0 }, { 0, 200 * 1000 } };
+	unsigned char *other = malloc(BLOB_LEN);
+	int small = 4096, sfd, ret;
+	pid_t pid;
+
+	if (!(variant->caps & KMIG_CAP_BLOBS))
+		SKIP(return, "blobs not agreed in this variant");
+	ASSERT_NE(NULL, other);
+	memset(other, 0xa5, BLOB_LEN);
+	ASSERT_EQ(0, setsockopt(self->tx_sock, SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->rx_sock, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
+			   variant->proto, variant->caps, &self->src, 1, 0);
+	ASSERT_LE(0, sfd);
+	/* nobody reads yet: the blob cannot go out whole, the alarm ends it */
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	ret = kmig_send_blob(sfd, 1, self->blob, BLOB_LEN);
+	ASSERT_EQ(-EINTR, ret);
+
+	pid = start_receiver(self, variant, 1);
+	EXPECT_EQ(-EALREADY, kmig_send_blob(sfd, 1, other, BLOB_LEN));
+	ASSERT_EQ(0, kmig_send_full_round(sfd, KMIG_ROUND_FINAL));
+	ASSERT_EQ(0, kmig_send_end(sfd));
+	/* 0 only if the one blob received is the first one */
+	ASSERT_EQ(0, wait_child(pid));
+	EXPECT_EQ(0, pages_differ(self));
+	close(sfd);
+	free(other);
+}
+
+/*
  * The destination dies mid-stream: the source gets a clean error, its memory
  * is intact and still tracked, and a second migration succeeds.
  */

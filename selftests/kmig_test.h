@@ -182,6 +182,25 @@ static inline int kmig_dmesg_splats(void)
 	return hits;
 }
 
+/* The state letter of a thread of this process ('S', 'D', ...), or 0. */
+static inline char kmig_thread_state(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : 0;
+}
+
 /* An unsigned number from the environment, or @def. */
 static inline unsigned long kmig_env_ul(const char *name, unsigned long def)
 {
