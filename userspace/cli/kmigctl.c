@@ -369,6 +369,7 @@ struct hs_args {
 	uint32_t page_size;
 	int timeout_ms;
 	int accept_timeout_ms;
+	unsigned int max_rejects;
 	bool json;
 };
 
@@ -378,7 +379,9 @@ static void usage_handshake(FILE *f)
 		"usage: %s handshake (--listen [ADDR:]PORT | --connect HOST:PORT) [options]\n"
 		"Run the kmig migration handshake alone and print the outcome.\n"
 		"\n"
-		"  -l, --listen [ADDR:]PORT   wait for one connection (PORT 0: any free port)\n"
+		"  -l, --listen [ADDR:]PORT   wait for a peer that passes the handshake; ADDR is\n"
+		"                             a numeric IPv4 or [IPv6] address (default: all\n"
+		"                             IPv4 addresses), PORT 0 picks a free port\n"
 		"  -c, --connect HOST:PORT    connect to the peer\n"
 		"  -r, --role ROLE            source or destination (default: source with\n"
 		"                             --connect, destination with --listen)\n"
@@ -389,8 +392,10 @@ static void usage_handshake(FILE *f)
 		"      --layout ID:SIZE,...   memory regions the source announces\n"
 		"      --host-id STR          host identity (default: the hostname)\n"
 		"      --vm-id STR            VM identity (destination: VM it expects)\n"
-		"  -t, --timeout MS           handshake timeout (default %d)\n"
-		"      --accept-timeout MS    how long --listen waits (default: forever)\n"
+		"  -t, --timeout MS           handshake timeout, per connection (default %d)\n"
+		"      --accept-timeout MS    how long --listen waits in all (default: forever)\n"
+		"      --max-rejects N        --listen gives up at the Nth rejected connection\n"
+		"                             (default %d)\n"
 		"      --offer-min N          offer without the module: lowest version\n"
 		"      --offer-max N          highest version\n"
 		"      --offer-versions LIST  explicit versions, e.g. 1,3..4\n"
@@ -398,10 +403,15 @@ static void usage_handshake(FILE *f)
 		"      --page-size N          page size to announce (default: this host's)\n"
 		"  -j, --json                 print the result as one JSON object\n"
 		"\n"
+		"With --listen, a connection that fails the handshake (garbage, silence,\n"
+		"a wrong or missing key, another VM or none) is logged, closed and the next\n"
+		"one accepted; a well-formed peer refused for its configuration ends the\n"
+		"wait unless a key is configured.\n"
+		"\n"
 		"LIST is comma separated capability names (zero_pages, checksum, blobs),\n"
 		"numbers (0x3) or 'none'. Exit status: 0 success, 1 refused or failed,\n"
 		"2 usage error, 3 environment error.\n",
-		prog, KMIG_HS_DEFAULT_TIMEOUT_MS);
+		prog, KMIG_HS_DEFAULT_TIMEOUT_MS, KMIG_LISTEN_DEFAULT_MAX_REJECTS);
 }
 
 static int64_t now_ms(void)
@@ -412,9 +422,9 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Split "host:port", "[v6]:port" or (allow_bare) "port". */
+/* Split "host:port" or "[v6]:port" (--listen is parsed by libkmig). */
 static bool split_hostport(const char *s, char *host, size_t hlen,
-			   char *port, size_t plen, bool allow_bare)
+			   char *port, size_t plen)
 {
 	const char *colon;
 	size_t n;
@@ -432,18 +442,13 @@ static bool split_hostport(const char *s, char *host, size_t hlen,
 		host[n] = '\0';
 	} else {
 		colon = strrchr(s, ':');
-		if (!colon) {
-			if (!allow_bare)
-				return false;
-			host[0] = '\0';
-			colon = s - 1;
-		} else {
-			n = (size_t)(colon - s);
-			if (n == 0 || n >= hlen || memchr(s, ':', n))
-				return false;
-			memcpy(host, s, n);
-			host[n] = '\0';
-		}
+		if (!colon)
+			return false;
+		n = (size_t)(colon - s);
+		if (n == 0 || n >= hlen || memchr(s, ':', n))
+			return false;
+		memcpy(host, s, n);
+		host[n] = '\0';
 	}
 	if (!colon[1] || strlen(colon + 1) >= plen)
 		return false;
@@ -494,77 +499,6 @@ static bool numeric_addr(const char *host, uint16_t port,
 		return true;
 	}
 	return false;
-}
-
-static int do_listen(const struct hs_args *a, char *peer, size_t peerlen)
-{
-	char host[256], port[16], where[80];
-	struct sockaddr_storage ss;
-	socklen_t len;
-	uint32_t portnum;
-	int lfd, fd = -1, one = 1;
-
-	if (!split_hostport(a->listen, host, sizeof(host), port, sizeof(port), true) ||
-	    !parse_u32(port, &portnum) || portnum > 65535) {
-		errmsg("--listen: expected [ADDR:]PORT, got '%s'", a->listen);
-		return -EXIT_USAGE;
-	}
-	if (!numeric_addr(host[0] ? host : "0.0.0.0", (uint16_t)portnum, &ss, &len)) {
-		errmsg("--listen: '%s' is not a numeric IPv4 or IPv6 address", host);
-		return -EXIT_USAGE;
-	}
-	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0) {
-		errmsg("socket: %s", strerror(errno));
-		return -EXIT_ENV;
-	}
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) < 0 || listen(lfd, 1) < 0) {
-		errmsg("listen on %s: %s", a->listen, strerror(errno));
-		close(lfd);
-		return -EXIT_ENV;
-	}
-	len = sizeof(ss);
-	getsockname(lfd, (struct sockaddr *)&ss, &len);
-	addr_str((struct sockaddr *)&ss, where, sizeof(where));
-	fprintf(stderr, "%s: listening on %s\n", prog, where);
-	fflush(stderr);
-
-	for (int64_t end = now_ms() + a->accept_timeout_ms;;) {
-		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-		int wait = -1, r;
-
-		if (a->accept_timeout_ms) {
-			int64_t left = end - now_ms();
-
-			if (left <= 0) {
-				errmsg("no connection on %s within %d ms", where,
-				       a->accept_timeout_ms);
-				close(lfd);
-				return -EXIT_ENV;
-			}
-			wait = (int)left;
-		}
-		r = poll(&pfd, 1, wait);
-		if (r < 0 && errno != EINTR) {
-			errmsg("poll: %s", strerror(errno));
-			break;
-		}
-		if (r <= 0)
-			continue;
-		len = sizeof(ss);
-		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-		if (fd >= 0) {
-			addr_str((struct sockaddr *)&ss, peer, peerlen);
-			break;
-		}
-		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN) {
-			errmsg("accept: %s", strerror(errno));
-			break;
-		}
-	}
-	close(lfd);
-	return fd >= 0 ? fd : -EXIT_ENV;
 }
 
 static int connect_one(const struct sockaddr *sa, socklen_t len, int timeout_ms,
@@ -625,7 +559,7 @@ static int do_connect(const struct hs_args *a, char *peer, size_t peerlen)
 	uint32_t portnum;
 	int fd = -1, err = 0, r;
 
-	if (!split_hostport(a->connect, host, sizeof(host), port, sizeof(port), false) ||
+	if (!split_hostport(a->connect, host, sizeof(host), port, sizeof(port)) ||
 	    !parse_u32(port, &portnum) || portnum == 0 || portnum > 65535) {
 		errmsg("--connect: expected HOST:PORT, got '%s'", a->connect);
 		return -EXIT_USAGE;
@@ -809,15 +743,16 @@ static int load_key(const char *path, struct kmig_key *key)
 	int err = kmig_load_key_file(path, key);
 
 	if (err == -EINVAL)
-		errmsg("key file %s: not a regular file or shorter than %d bytes (create one with: head -c 32 /dev/urandom > %s)",
+		errmsg("key file %s: not a regular file or shorter than %d bytes (create one with: (umask 077; head -c 32 /dev/urandom > %s))",
 		       path, KMIG_HS_KEY_MIN, path);
 	else if (err == -EFBIG)
 		errmsg("key file %s: longer than %d bytes", path, KMIG_HS_KEY_MAX);
+	/* libkmig refuses a key group or others can access (mode & 077). */
+	else if (err == -EACCES && !stat(path, &st) && (st.st_mode & 077))
+		errmsg("key file %s: accessible by group or others (mode %04o), refused: chmod 600 %s (and make a new key if others may have read it)",
+		       path, (unsigned int)(st.st_mode & 07777), path);
 	else if (err)
 		errmsg("key file %s: %s", path, strerror(-err));
-	else if (!stat(path, &st) && (st.st_mode & 077))
-		fprintf(stderr, "%s: warning: key file %s is accessible by group or others (chmod 600)\n",
-			prog, path);
 	return err;
 }
 
@@ -881,12 +816,73 @@ static void print_result(const struct hs_args *a, const struct kmig_hs_result *r
 		       (unsigned long long)r->regions[i].size);
 }
 
+/* --listen: one line per rejected connection. */
+static void log_reject(void *opaque, const char *peer,
+		       const struct kmig_hs_result *r)
+{
+	unsigned int *rejects = opaque;
+
+	(*rejects)++;
+	fprintf(stderr, "%s: rejected connection from %s (%s, decided by the %s): %s\n",
+		prog, peer, kmig_hs_reason_name(r->reason),
+		kmig_hs_role_name(r->refused_by), r->message);
+	fflush(stderr);
+}
+
+/*
+ * --listen: wait for a peer that passes the handshake (libkmig's loop), print
+ * the outcome. Returns the exit status.
+ */
+static int do_listen(const struct hs_args *a, const struct kmig_offer *offer,
+		     const struct kmig_key *key, struct kmig_hs_result *res)
+{
+	char where[KMIG_LISTEN_PEER_MAX], peer[KMIG_LISTEN_PEER_MAX];
+	unsigned int rejects = 0;
+	int lfd, fd;
+
+	lfd = kmig_listen_socket(a->listen, where, sizeof(where));
+	if (lfd == -EINVAL) {
+		errmsg("--listen: expected [ADDR:]PORT with a numeric IPv4 address or an IPv6 address in brackets ([::1]:7000), got '%s'",
+		       a->listen);
+		return EXIT_USAGE;
+	}
+	if (lfd < 0) {
+		errmsg("listen on %s: %s", a->listen, strerror(-lfd));
+		return EXIT_ENV;
+	}
+	fprintf(stderr, "%s: listening on %s\n", prog, where);
+	fflush(stderr);
+	{
+		KMIG_HS_OPTS(hopts, .timeout_ms = a->timeout_ms, .key = key);
+		KMIG_LISTEN_OPTS(lopts, .hs = &hopts,
+				 .accept_timeout_ms = a->accept_timeout_ms,
+				 .max_rejects = a->max_rejects,
+				 .on_reject = log_reject, .opaque = &rejects);
+
+		fd = kmig_listen_handshake(lfd, a->role, offer, &lopts, res,
+					   peer, sizeof(peer));
+	}
+	close(lfd);
+	if (fd >= 0) {
+		linger_close(fd);
+		print_result(a, res, peer);
+		return 0;
+	}
+	if (!peer[0]) {
+		/* Nobody came (or accept failed): nothing was refused. */
+		errmsg("%s", res->message);
+		return EXIT_ENV;
+	}
+	print_result(a, res, peer);
+	return EXIT_REFUSED;
+}
+
 static int cmd_handshake(int argc, char **argv)
 {
 	enum {
 		O_PROTO_MAX = 256, O_CAPS, O_REQUIRE, O_LAYOUT, O_HOST_ID,
 		O_VM_ID, O_ACCEPT_TIMEOUT, O_OFFER_MIN, O_OFFER_MAX,
-		O_OFFER_VERSIONS, O_OFFER_CAPS, O_PAGE_SIZE,
+		O_OFFER_VERSIONS, O_OFFER_CAPS, O_PAGE_SIZE, O_MAX_REJECTS,
 	};
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -903,6 +899,7 @@ static int cmd_handshake(int argc, char **argv)
 		{ "host-id", required_argument, NULL, O_HOST_ID },
 		{ "vm-id", required_argument, NULL, O_VM_ID },
 		{ "accept-timeout", required_argument, NULL, O_ACCEPT_TIMEOUT },
+		{ "max-rejects", required_argument, NULL, O_MAX_REJECTS },
 		{ "offer-min", required_argument, NULL, O_OFFER_MIN },
 		{ "offer-max", required_argument, NULL, O_OFFER_MAX },
 		{ "offer-versions", required_argument, NULL, O_OFFER_VERSIONS },
@@ -914,8 +911,9 @@ static int cmd_handshake(int argc, char **argv)
 	struct kmig_hs_result *res = NULL;
 	struct kmig_offer *offer = NULL;
 	struct kmig_key *key = NULL;
-	char peer[96] = "";
+	char peer[KMIG_LISTEN_PEER_MAX] = "";
 	int c, li = -1, fd, err, ret;
+	uint32_t u32;
 
 	while ((li = -1, c = getopt_long(argc, argv, "l:c:r:k:t:jh", opts, &li)) != -1) {
 		switch (c) {
@@ -969,6 +967,11 @@ static int cmd_handshake(int argc, char **argv)
 			if (!parse_ms(optarg, &a.accept_timeout_ms))
 				goto bad_value;
 			break;
+		case O_MAX_REJECTS:
+			if (!parse_u32(optarg, &u32) || !u32)
+				goto bad_value;
+			a.max_rejects = u32;
+			break;
 		case O_OFFER_MIN:
 			if (!parse_u32(optarg, &a.offer_min) || !a.offer_min)
 				goto bad_value;
@@ -1021,8 +1024,11 @@ static int cmd_handshake(int argc, char **argv)
 		goto out;
 	}
 
-	fd = a.listen ? do_listen(&a, peer, sizeof(peer)) :
-			do_connect(&a, peer, sizeof(peer));
+	if (a.listen) {
+		ret = do_listen(&a, offer, a.key_file ? key : NULL, res);
+		goto out;
+	}
+	fd = do_connect(&a, peer, sizeof(peer));
 	if (fd < 0) {
 		ret = -fd;
 		goto out;

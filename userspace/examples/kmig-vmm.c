@@ -14,9 +14,18 @@
  *                [--max-rounds N] [--max-time MS] [--policy fail|force]
  *                [--bw BYTES/S] [--key FILE] [--proto-min N] [--proto-max N]
  *                [--retry N] [--checksum] [--json]
- *   kmig-vmm incoming --listen PORT [--mem MIB] [--run-for SEC] [--key FILE]
- *                [--proto-min N] [--proto-max N] [--checksum] [--json]
+ *   kmig-vmm incoming --listen [ADDR:]PORT [--mem MIB] [--run-for SEC]
+ *                [--key FILE] [--proto-min N] [--proto-max N] [--checksum]
+ *                [--accept-timeout MS] [--max-rejects N] [--json]
  *   kmig-vmm bench-track [--mem MIB] [--run-for SEC]
+ *
+ * incoming --listen takes a numeric IPv4 address or an IPv6 address in
+ * brackets ([::1]:7000); a bare PORT listens on all IPv4 addresses. It
+ * waits (libkmig's kmig_listen_handshake()) for a source that passes the
+ * handshake: a connection that sends garbage, stays silent, has another key
+ * or none, or names another VM is logged and closed, and the next one is
+ * accepted, up to --max-rejects (default 16) rejected connections and
+ * --accept-timeout (default: no bound) in all.
  *
  * --baseline[=kvm|softdirty] (run and incoming) migrates without kmig, for
  * comparison: anonymous guest RAM, KVM's dirty log (or soft-dirty page
@@ -48,9 +57,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <linux/kvm.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -63,6 +74,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -508,11 +520,18 @@ static int watch(struct vm *v, double seconds)
 
 static int load_key(const char *path, struct kmig_key *key)
 {
+	struct stat st;
 	int ret;
 
 	if (!path)
 		return 0;
 	ret = kmig_load_key_file(path, key);
+	/* libkmig refuses a key group or others can access (mode & 077). */
+	if (ret == -EACCES && !stat(path, &st) && (st.st_mode & 077)) {
+		fprintf(stderr, "kmig-vmm: key file %s: accessible by group or others (mode %04o), refused: chmod 600 %s\n",
+			path, (unsigned int)(st.st_mode & 07777), path);
+		exit(1);
+	}
 	if (ret)
 		die(path, -ret);
 	return 1;
@@ -624,7 +643,9 @@ struct opts {
 	unsigned int retry;
 	const char *key;
 	bool json;
-	int listen_port;
+	const char *listen;	/* incoming: [ADDR:]PORT */
+	int accept_timeout_ms;	/* incoming: 0 = no bound */
+	unsigned int max_rejects;	/* incoming: 0 = libkmig's default */
 	bool mem_given;		/* incoming: create the guest before accepting */
 	enum { BL_NONE, BL_KVM, BL_SOFTDIRTY } baseline;
 };
@@ -1039,25 +1060,43 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 	}
 }
 
+/* A connection that failed the handshake: one line, and the next one. */
+static void log_reject(void *opaque, const char *peer,
+		       const struct kmig_hs_result *r)
+{
+	say(opaque, "rejected a connection from %s (%s): %s", peer,
+	    kmig_hs_reason_name(r->reason), r->message);
+}
+
 static int cmd_incoming(struct opts *o)
 {
 	struct vm v = { .name = "host-b", .json = o->json,
 			.crash_after = crash_after };
 	KMIG_HS_OPTS(hs_opts, .timeout_ms = 30000);
+	KMIG_LISTEN_OPTS(l_opts, .hs = &hs_opts,
+			 .accept_timeout_ms = o->accept_timeout_ms,
+			 .max_rejects = o->max_rejects,
+			 .on_reject = log_reject, .opaque = &v);
 	struct kmig_migrate_ops ops = {
 		.pause = vm_pause, .resume = vm_resume, .load_state = vm_load,
 		.progress = vm_progress,
-	};
-	struct sockaddr_in addr = {
-		.sin_family = AF_INET,
-		.sin_port = htons(o->listen_port),
 	};
 	struct kmig_migrate_result res;
 	struct kmig_hs_result hs;
 	struct kmig_offer offer;
 	struct kmig_key key;
-	int l, sock, ret, one = 1;
+	char where[KMIG_LISTEN_PEER_MAX], peer[KMIG_LISTEN_PEER_MAX];
+	int l, sock, ret;
 
+	/* First, so that a bad address is a usage error, module or not. */
+	l = kmig_listen_socket(o->listen, where, sizeof(where));
+	if (l == -EINVAL) {
+		fprintf(stderr, "kmig-vmm: --listen: expected [ADDR:]PORT with a numeric IPv4 address or an IPv6 address in brackets ([::1]:7000), got '%s'\n",
+			o->listen);
+		return 2;
+	}
+	if (l < 0)
+		die(o->listen, -l);
 	v.dev = kmig_open();
 	if (v.dev < 0)
 		die("/dev/kmig (is the module loaded?)", -v.dev);
@@ -1071,24 +1110,34 @@ static int cmd_incoming(struct opts *o)
 		v.anon = o->baseline != BL_NONE;
 		vm_create(&v, o->mem_mib << 20);
 	}
-	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(l, (void *)&addr, sizeof(addr)) || listen(l, 1))
-		die("listen", errno);
-	say(&v, "waiting for an incoming migration on port %d",
-	    o->listen_port);
+	say(&v, "waiting for an incoming migration on %s", where);
 	fflush(stdout);
-	sock = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	if (sock < 0)
-		die("accept", errno);
-	if (o->baseline)
+	if (o->baseline) {
+		/* No handshake to tell a stranger from the source. */
+		struct pollfd pfd = { .fd = l, .events = POLLIN };
+
+		while ((sock = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				die("accept", errno);
+			poll(&pfd, 1, -1);
+		}
+		close(l);
 		return baseline_destination(o, &v, sock);
-	ret = kmig_handshake_destination(sock, &offer, &hs_opts, &hs);
-	if (ret) {
-		say(&v, "handshake refused: %s", hs.message);
+	}
+	sock = kmig_listen_handshake(l, KMIG_HS_ROLE_DESTINATION, &offer,
+				     &l_opts, &hs, peer, sizeof(peer));
+	close(l);
+	if (sock < 0) {
+		if (hs.reason == KMIG_HS_TOO_MANY_REJECTS ||
+		    hs.reason == KMIG_HS_ACCEPT_TIMEOUT)
+			say(&v, "no incoming migration: %s", hs.message);
+		else
+			say(&v, "handshake refused: %s", hs.message);
 		fflush(stdout);
 		return 1;
 	}
+	say(&v, "source %s passed the handshake", peer);
 	/* The layout comes from the source. */
 	if (hs.nr_regions != 1) {
 		say(&v, "expected one memory region, got %u", hs.nr_regions);
@@ -1238,6 +1287,44 @@ static int cmd_bench_track(struct opts *o)
 	return 0;
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kmig-vmm run --mem MIB [--rate WRITES/S] [--migrate-to ADDR:PORT]\n"
+		"                [--after SEC] [--run-for SEC] [--downtime MS]\n"
+		"                [--max-rounds N] [--max-time MS] [--policy fail|force]\n"
+		"                [--bw BYTES/S] [--key FILE] [--proto-min N] [--proto-max N]\n"
+		"                [--retry N] [--checksum] [--json]\n"
+		"       kmig-vmm incoming --listen [ADDR:]PORT [--mem MIB] [--run-for SEC]\n"
+		"                [--key FILE] [--proto-min N] [--proto-max N] [--checksum]\n"
+		"                [--accept-timeout MS] [--max-rejects N] [--json]\n"
+		"       kmig-vmm bench-track [--mem MIB] [--run-for SEC]\n"
+		"\n"
+		"incoming --listen: ADDR is a numeric IPv4 address or an IPv6 address in\n"
+		"brackets ([::1]:7000); a bare PORT listens on all IPv4 addresses. A\n"
+		"connection that fails the handshake (garbage, silence, another key or\n"
+		"none, another VM) is logged and closed, and the next one accepted, up to\n"
+		"--max-rejects rejected connections (default %d) and --accept-timeout\n"
+		"milliseconds in all (default: no bound).\n",
+		KMIG_LISTEN_DEFAULT_MAX_REJECTS);
+}
+
+/* A decimal count, 0..max. */
+static bool parse_count(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -1258,6 +1345,8 @@ int main(int argc, char **argv)
 		{ "checksum", no_argument, NULL, 'C' },
 		{ "crash-after-round", required_argument, NULL, 'X' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "accept-timeout", required_argument, NULL, 'A' },
+		{ "max-rejects", required_argument, NULL, 'L' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "baseline", optional_argument, NULL, 'B' },
 		{ "small-pages", no_argument, NULL, 'S' },
@@ -1266,10 +1355,11 @@ int main(int argc, char **argv)
 	struct opts o = { .mem_mib = 16, .rate = 2000, .after = 2, .run_for = 2 };
 	KMIG_MIGRATE_PARAMS(prm);
 	const char *cmd;
+	unsigned long u;
 	int c;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: kmig-vmm run|incoming [options]\n");
+		usage(stderr);
 		return 2;
 	}
 	cmd = argv[1];
@@ -1300,7 +1390,23 @@ int main(int argc, char **argv)
 		case 'R': o.retry = strtoul(optarg, NULL, 0); break;
 		case 'C': checksum = true; break;
 		case 'X': crash_after = strtoul(optarg, NULL, 0); break;
-		case 'l': o.listen_port = atoi(optarg); break;
+		case 'l': o.listen = optarg; break;
+		case 'A':
+			if (!parse_count(optarg, INT_MAX, &u)) {
+				fprintf(stderr, "kmig-vmm: --accept-timeout: expected milliseconds, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o.accept_timeout_ms = (int)u;
+			break;
+		case 'L':
+			if (!parse_count(optarg, UINT_MAX, &u) || !u) {
+				fprintf(stderr, "kmig-vmm: --max-rejects: expected a number from 1, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o.max_rejects = (unsigned int)u;
+			break;
 		case 'j': o.json = true; break;
 		case 'S': small_pages = true; break;
 		case 'B':
@@ -1321,10 +1427,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(&o, &prm);
-	if (!strcmp(cmd, "incoming") && o.listen_port)
+	if (!strcmp(cmd, "incoming") && o.listen)
 		return cmd_incoming(&o);
 	if (!strcmp(cmd, "bench-track"))
 		return cmd_bench_track(&o);
-	fprintf(stderr, "usage: kmig-vmm run|incoming [options]\n");
+	usage(stderr);
 	return 2;
 }

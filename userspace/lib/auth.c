@@ -76,6 +76,11 @@ int kmig_load_key_file(const char *path, struct kmig_key *key)
 		err = -EINVAL;
 		goto out;
 	}
+	/* A key others can read is no secret; one they can write, no key. */
+	if (st.st_mode & 077) {
+		err = -EACCES;
+		goto out;
+	}
 	/* Read up to the limit, then probe for one byte more. */
 	for (;;) {
 		uint8_t probe;

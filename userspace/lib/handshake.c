@@ -389,22 +389,28 @@ static int recv_msg(struct hs *hs, uint16_t expect)
  * Setup
  */
 
-static int hs_begin(struct hs **out, int sock, uint32_t role,
-		    const struct kmig_offer *mine, const struct kmig_hs_opts *opts,
-		    struct kmig_hs_result *res)
+int kmig_hs_failf(struct kmig_hs_result *res, uint32_t reason, uint32_t by,
+		  int err, const char *fmt, ...)
+{
+	char text[KMIG_HS_REASON_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	kmig_text_truncate(text, KMIG_HS_REASON_MAX);
+	return set_failure(res, reason, by, err, text);
+}
+
+int kmig_hs_opts_get(const struct kmig_hs_opts *opts, uint32_t role,
+		     int *timeout_ms, const struct kmig_key **key,
+		     struct kmig_hs_result *res)
 {
 	static const size_t opts_min = offsetof(struct kmig_hs_opts, timeout_ms) +
 				       sizeof(int);
-	int timeout_ms = KMIG_HS_DEFAULT_TIMEOUT_MS, type = 0;
-	const struct kmig_key *key = NULL;
-	socklen_t tlen = sizeof(type);
-	struct hs *hs;
 
-	*out = NULL;
-	if (!res)
-		return -EINVAL;
-	memset(res, 0, sizeof(*res));
-
+	*timeout_ms = KMIG_HS_DEFAULT_TIMEOUT_MS;
+	*key = NULL;
 	if (opts) {
 		if (opts->sz < opts_min)
 			return set_failure(res, KMIG_HS_BAD_ARGUMENT, role, -EINVAL,
@@ -418,13 +424,33 @@ static int hs_begin(struct hs **out, int sock, uint32_t role,
 			return set_failure(res, KMIG_HS_BAD_ARGUMENT, role, -EINVAL,
 					   "negative timeout");
 		if (opts->timeout_ms)
-			timeout_ms = opts->timeout_ms;
-		if (opts->sz >= offsetof(struct kmig_hs_opts, key) + sizeof(key))
-			key = opts->key;
+			*timeout_ms = opts->timeout_ms;
+		if (opts->sz >= offsetof(struct kmig_hs_opts, key) + sizeof(*key))
+			*key = opts->key;
 	}
-	if (key && (key->len < KMIG_HS_KEY_MIN || key->len > KMIG_HS_KEY_MAX))
+	if (*key && ((*key)->len < KMIG_HS_KEY_MIN || (*key)->len > KMIG_HS_KEY_MAX))
 		return set_failure(res, KMIG_HS_BAD_ARGUMENT, role, -EINVAL,
 				   "pre-shared key must be 16..4096 bytes");
+	return 0;
+}
+
+static int hs_begin(struct hs **out, int sock, uint32_t role,
+		    const struct kmig_offer *mine, const struct kmig_hs_opts *opts,
+		    struct kmig_hs_result *res)
+{
+	int timeout_ms, type = 0, err;
+	const struct kmig_key *key;
+	socklen_t tlen = sizeof(type);
+	struct hs *hs;
+
+	*out = NULL;
+	if (!res)
+		return -EINVAL;
+	memset(res, 0, sizeof(*res));
+
+	err = kmig_hs_opts_get(opts, role, &timeout_ms, &key, res);
+	if (err)
+		return err;
 	if (!mine || kmig_offer_validate(mine))
 		return set_failure(res, KMIG_HS_BAD_ARGUMENT, role, -EINVAL,
 				   "invalid local offer (see kmig_offer_validate())");

@@ -183,6 +183,16 @@ uint32_t kmig_negotiate(const struct kmig_offer *src, const struct kmig_offer *d
 /* "1..3" for a contiguous set, "{1,3,4}" otherwise. */
 void kmig_versions_format(const uint32_t *v, uint32_t n, char *buf, size_t len);
 
+/* handshake.c */
+/* Record a failure in res (no outcome, message from fmt); returns the status. */
+int kmig_hs_failf(struct kmig_hs_result *res, uint32_t reason, uint32_t by,
+		  int err, const char *fmt, ...) KMIG_HS_PRINTF(5, 6);
+/* Check handshake options: 0 with the timeout and key they give (defaults
+ * filled in), or a failure recorded in res as the handshake would. */
+int kmig_hs_opts_get(const struct kmig_hs_opts *opts, uint32_t role,
+		     int *timeout_ms, const struct kmig_key **key,
+		     struct kmig_hs_result *res);
+
 /* auth.c */
 int kmig_auth_nonce(uint8_t nonce[KMIG_HS_NONCE_LEN]);
 int kmig_auth_digest(const uint8_t *msg, size_t len, uint8_t out[32]);

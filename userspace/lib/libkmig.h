@@ -18,10 +18,11 @@
  *  - All functions are thread-safe as long as the objects passed in are not
  *    shared between threads at the same time.
  *
- * ABI: the symbols below form version node LIBKMIG_0.1 (libkmig.map), soname
- * libkmig.so.0. struct kmig_hs_opts is extensible (its first member is its
- * size); the other structures have a fixed layout within LIBKMIG_0.1 and can
- * only change together with a new version node.
+ * ABI: the symbols below form version nodes LIBKMIG_0.1, LIBKMIG_0.2 and
+ * LIBKMIG_0.3 (libkmig.map), soname libkmig.so.0. struct kmig_hs_opts,
+ * struct kmig_migrate_params and struct kmig_listen_opts are extensible
+ * (their first member is their size); the other structures have a fixed
+ * layout and can only change together with a new version node.
  */
 #ifndef LIBKMIG_H
 #define LIBKMIG_H
@@ -94,7 +95,8 @@ struct kmig_offer {
 	struct kmig_hs_region regions[KMIG_HS_MAX_REGIONS];
 	char host_id[KMIG_HS_ID_MAX + 1];	/* optional, "" = not sent */
 	char vm_id[KMIG_HS_ID_MAX + 1];	/* optional; on the destination, the VM
-					 * it expects ("" = any) */
+					 * it expects ("" = any): a source that
+					 * names another VM or none is refused */
 };
 
 /* Empty offer: no versions, no caps, page size of this host, no layout. */
@@ -141,8 +143,10 @@ struct kmig_key {
 
 /* Load a key file: its whole content, raw bytes (a trailing newline is part of
  * the key). -EINVAL if shorter than KMIG_HS_KEY_MIN bytes or not a regular file,
- * -EFBIG if longer than KMIG_HS_KEY_MAX, -errno from open/read. On failure the
- * key is left cleared. Generate one with: head -c 32 /dev/urandom > FILE */
+ * -EACCES if group or others may read or write it (mode & 077; nothing is read
+ * then), -EFBIG if longer than KMIG_HS_KEY_MAX, -errno from open/read. On
+ * failure the key is left cleared. Generate one with:
+ * (umask 077; head -c 32 /dev/urandom > FILE) */
 int kmig_load_key_file(const char *path, struct kmig_key *key);
 
 /* Key from memory, same bounds as kmig_load_key_file(). */
@@ -203,6 +207,8 @@ enum kmig_hs_reason {
 	KMIG_HS_BAD_ARGUMENT		= 258,
 	KMIG_HS_NO_MEMORY		= 259,
 	KMIG_HS_CRYPTO_ERROR		= 260,
+	KMIG_HS_TOO_MANY_REJECTS	= 261,	/* listener: reject bound */
+	KMIG_HS_ACCEPT_TIMEOUT		= 262,	/* listener: no peer in time */
 };
 
 /*
@@ -245,6 +251,78 @@ int kmig_handshake_source(int sock, const struct kmig_offer *mine,
 int kmig_handshake_destination(int sock, const struct kmig_offer *mine,
 			       const struct kmig_hs_opts *opts,
 			       struct kmig_hs_result *res);
+
+/*
+ * Listening for the peer (LIBKMIG_0.3)
+ */
+
+#define KMIG_LISTEN_DEFAULT_MAX_REJECTS	16
+#define KMIG_LISTEN_PEER_MAX		128	/* bytes for a peer address */
+
+/*
+ * Create a TCP socket listening on "[ADDR:]PORT": ADDR is a numeric IPv4
+ * address, or a numeric IPv6 address in brackets ("[::1]:7000", "[::]:7000");
+ * a bare PORT listens on all IPv4 addresses (0.0.0.0). PORT 0 picks a free
+ * port. The socket is SOCK_CLOEXEC | SOCK_NONBLOCK with SO_REUSEADDR. If where
+ * is not NULL, the address actually bound ("127.0.0.1:7000", "[::1]:7000") is
+ * written to it (KMIG_LISTEN_PEER_MAX bytes are enough). Returns the socket,
+ * -EINVAL for a malformed address, or the errno of socket/bind/listen
+ * (-EADDRINUSE, -EADDRNOTAVAIL, ...).
+ */
+int kmig_listen_socket(const char *addr, char *where, size_t wherelen);
+
+/* Declare with KMIG_LISTEN_OPTS(); zero fields mean the defaults. */
+struct kmig_listen_opts {
+	size_t sz;			/* sizeof(struct kmig_listen_opts) */
+	const struct kmig_hs_opts *hs;	/* each connection's handshake; its
+					 * timeout also bounds a silent peer.
+					 * NULL = defaults */
+	int accept_timeout_ms;		/* whole wait; 0 = no bound */
+	unsigned int max_rejects;	/* give up at this many rejected
+					 * connections; 0 = default (16) */
+	/* Optional: called for each rejected connection, before it is closed.
+	 * peer is its address, res the failed handshake. */
+	void (*on_reject)(void *opaque, const char *peer,
+			  const struct kmig_hs_result *res);
+	void *opaque;
+};
+
+#define KMIG_LISTEN_OPTS(name, ...)					\
+	struct kmig_listen_opts name = {				\
+		.sz = sizeof(struct kmig_listen_opts), __VA_ARGS__	\
+	}
+
+/*
+ * Accept connections on the listening socket lfd (blocking or not; its flags
+ * are not changed) and run the handshake as role on each, one at a time,
+ * until a peer passes it. A connection whose handshake fails is rejected:
+ * on_reject is told, the connection is closed and the next one accepted.
+ * Rejected are failures that a stranger can cause or that name another VM:
+ * garbage, an unexpected or malformed message, a silent peer (the handshake
+ * timeout), a closed connection, failed or one-sided authentication and a VM
+ * identity mismatch or omission. A refusal of a well-formed peer for its
+ * configuration (no common version, missing capability, page size, layout,
+ * inconsistent ACCEPT) ends the wait instead, so that a misconfigured peer is
+ * reported at once, unless a key is configured: then nothing before the
+ * peer's proof is trusted and those are rejected too. Local errors (bad
+ * arguments, out of memory, crypto) end the wait at once.
+ *
+ * Bounds: the max_rejects-th rejected connection, and accept_timeout_ms for
+ * the whole call (each handshake is cut to what is left of it).
+ *
+ * Returns the connected socket of the peer that passed the handshake
+ * (SOCK_CLOEXEC, blocking; the caller closes it), with res filled as by
+ * kmig_handshake_source()/kmig_handshake_destination(). Otherwise the last
+ * connection is closed and a negative errno is returned with res filled: the
+ * ending failure's own, or KMIG_HS_TOO_MANY_REJECTS (-ECONNREFUSED) or
+ * KMIG_HS_ACCEPT_TIMEOUT (-ETIMEDOUT) with a message that names the last
+ * rejected peer and why, or bad arguments (-EINVAL, -EBADF, -ENOTSOCK).
+ * peer (may be NULL) receives the address of the last connection, "" if none.
+ */
+int kmig_listen_handshake(int lfd, enum kmig_hs_role role,
+			  const struct kmig_offer *mine,
+			  const struct kmig_listen_opts *opts,
+			  struct kmig_hs_result *res, char *peer, size_t peerlen);
 
 /* Short identifier of a reason ("no_common_version"), "unknown" if unknown. */
 const char *kmig_hs_reason_name(uint32_t reason);

@@ -211,6 +211,8 @@ static const struct reason_info reasons[] = {
 	{ KMIG_HS_BAD_ARGUMENT, "bad_argument", "invalid argument", EINVAL },
 	{ KMIG_HS_NO_MEMORY, "no_memory", "out of memory", ENOMEM },
 	{ KMIG_HS_CRYPTO_ERROR, "crypto_error", "cryptographic library failure", EIO },
+	{ KMIG_HS_TOO_MANY_REJECTS, "too_many_rejects", "too many rejected connections", ECONNREFUSED },
+	{ KMIG_HS_ACCEPT_TIMEOUT, "accept_timeout", "no acceptable peer in time", ETIMEDOUT },
 };
 
 static const struct reason_info *reason_lookup(uint32_t code)

@@ -10,7 +10,8 @@
  *    total size representable in 64 bits;
  *  - capabilities: the intersection of both supported masks; every capability
  *    required by either side must be in it;
- *  - VM identity: if both sides name a VM, the names must be equal.
+ *  - VM identity: if the destination names the VM it expects, the source
+ *    must name the same VM (a source that names none is refused too).
  * They are checked in this order and the first failure is reported.
  */
 #include <errno.h>
@@ -336,7 +337,8 @@ uint32_t kmig_negotiate(const struct kmig_offer *src, const struct kmig_offer *d
 		return KMIG_HS_MISSING_CAPABILITY;
 	}
 
-	if (src->vm_id[0] && dst->vm_id[0] && strcmp(src->vm_id, dst->vm_id)) {
+	/* A destination that expects a VM checks it; an absent one is no match. */
+	if (dst->vm_id[0] && strcmp(src->vm_id, dst->vm_id)) {
 		char s_vm[KMIG_HS_ID_MAX + 1], d_vm[KMIG_HS_ID_MAX + 1];
 
 		/* Shorten at UTF-8 boundaries so the text stays valid. */
@@ -345,9 +347,14 @@ uint32_t kmig_negotiate(const struct kmig_offer *src, const struct kmig_offer *d
 		s_vm[KMIG_HS_ID_MAX] = d_vm[KMIG_HS_ID_MAX] = '\0';
 		kmig_text_truncate(s_vm, 64);
 		kmig_text_truncate(d_vm, 64);
-		kmig_textf(text, textlen,
-			   "VM identity mismatch: the source sends VM \"%s\", the destination expects VM \"%s\"",
-			   s_vm, d_vm);
+		if (!s_vm[0])
+			kmig_textf(text, textlen,
+				   "VM identity missing: the destination expects VM \"%s\", the source names no VM: give the source the VM's identity",
+				   d_vm);
+		else
+			kmig_textf(text, textlen,
+				   "VM identity mismatch: the source sends VM \"%s\", the destination expects VM \"%s\"",
+				   s_vm, d_vm);
 		*version = 0;
 		return KMIG_HS_VM_MISMATCH;
 	}

@@ -4,9 +4,13 @@
  * SOCK_STREAM). Either two library sides (source in the main thread,
  * destination in a thread), or one library side against a "raw" peer that
  * sends messages crafted byte by byte with tests/wire.h and records what it
- * receives. Only the public API (libkmig.h) is used.
+ * receives. Only the public API (libkmig.h) is used. The listener
+ * (kmig_listen_handshake()) runs in a thread on loopback TCP, with
+ * connectors in the main thread.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -597,6 +601,25 @@ static bool vm_identity_mismatch(void)
 	CHECK(run_pair());
 	return both_refused(-ECONNREFUSED, KMIG_HS_VM_MISMATCH, DST,
 			    "the source sends VM \"vm-a\", the destination expects VM \"vm-b\"");
+}
+
+static bool vm_identity_missing(void)
+{
+	/* The destination expects a VM: a source naming none is refused. */
+	side_init(&S, SRC, 1, 2, 0);
+	side_init(&D, DST, 1, 2, 0);
+	kmig_offer_set_identity(&D.offer, NULL, "vm-b");
+	CHECK(run_pair());
+	CHECK(both_refused(-ECONNREFUSED, KMIG_HS_VM_MISMATCH, DST,
+			   "VM identity missing: the destination expects VM \"vm-b\", the source names no VM"));
+	/* A destination expecting none takes any VM. */
+	side_init(&S, SRC, 1, 2, 0);
+	side_init(&D, DST, 1, 2, 0);
+	kmig_offer_set_identity(&S.offer, NULL, "vm-a");
+	CHECK(run_pair());
+	CHECK(both_ok(2, 0));
+	CHECK(!strcmp(D.res.peer_vm_id, "vm-a"));
+	return true;
 }
 
 static bool large_hello_small_buffers(void)
@@ -1345,6 +1368,409 @@ static bool auth_detects_tampering(void)
 	return both_refused(-EACCES, KMIG_HS_AUTH_FAILED, DST, "key mismatch");
 }
 
+/*
+ * The listener: kmig_listen_handshake() as the destination in a thread, on
+ * 127.0.0.1; connectors run one after the other in the main thread.
+ */
+
+struct lsn {
+	int lfd;
+	uint16_t port;
+	struct kmig_offer offer;
+	struct kmig_key key;
+	bool use_key;
+	int timeout_ms;
+	int accept_timeout_ms;
+	unsigned int max_rejects;
+	int ret;
+	int64_t elapsed_ms;
+	struct kmig_hs_result res;
+	char peer[KMIG_LISTEN_PEER_MAX];
+	unsigned int nr_rejects;
+	uint32_t reasons[8];
+	char reject_peer[KMIG_LISTEN_PEER_MAX];
+	pthread_t thread;
+};
+
+static struct lsn L;
+
+static void lsn_reject(void *opaque, const char *peer,
+		       const struct kmig_hs_result *res)
+{
+	struct lsn *l = opaque;
+
+	tap_diag("rejected %s: %s: %s", peer, kmig_hs_reason_name(res->reason),
+		 res->message);
+	if (l->nr_rejects < sizeof(l->reasons) / sizeof(l->reasons[0]))
+		l->reasons[l->nr_rejects] = res->reason;
+	l->nr_rejects++;
+	snprintf(l->reject_peer, sizeof(l->reject_peer), "%s", peer);
+}
+
+static void *lsn_thread(void *arg)
+{
+	struct lsn *l = arg;
+	KMIG_HS_OPTS(h, .timeout_ms = l->timeout_ms,
+		     .key = l->use_key ? &l->key : NULL);
+	KMIG_LISTEN_OPTS(o, .hs = &h, .accept_timeout_ms = l->accept_timeout_ms,
+			 .max_rejects = l->max_rejects, .on_reject = lsn_reject,
+			 .opaque = l);
+	int64_t t0 = now_ms();
+
+	l->ret = kmig_listen_handshake(l->lfd, KMIG_HS_ROLE_DESTINATION,
+				       &l->offer, &o, &l->res, l->peer,
+				       sizeof(l->peer));
+	l->elapsed_ms = now_ms() - t0;
+	return NULL;
+}
+
+static void lsn_init(uint32_t vmin, uint32_t vmax)
+{
+	memset(&L, 0, sizeof(L));
+	L.lfd = -1;
+	kmig_offer_init(&L.offer);
+	L.offer.page_size = 4096;
+	kmig_offer_set_versions(&L.offer, vmin, vmax);
+	L.timeout_ms = T_MS;
+	L.accept_timeout_ms = 20000;	/* a broken test ends, too */
+}
+
+static bool lsn_start(void)
+{
+	char where[KMIG_LISTEN_PEER_MAX];
+
+	L.lfd = kmig_listen_socket("127.0.0.1:0", where, sizeof(where));
+	CHECKF(L.lfd >= 0, "kmig_listen_socket: %d", L.lfd);
+	CHECK_STR_HAS(where, "127.0.0.1:");
+	L.port = (uint16_t)atoi(where + strlen("127.0.0.1:"));
+	CHECK(L.port != 0);
+	CHECK(!pthread_create(&L.thread, NULL, lsn_thread, &L));
+	return true;
+}
+
+/* Wait for the listener; close its sockets (L.ret keeps the value). */
+static void lsn_join(void)
+{
+	pthread_join(L.thread, NULL);
+	close(L.lfd);
+	if (L.ret >= 0)
+		close(L.ret);
+	tap_diag("listener: %d %s after %lld ms, %u rejected: %s", L.ret,
+		 kmig_hs_reason_name(L.res.reason), (long long)L.elapsed_ms,
+		 L.nr_rejects, L.res.message);
+}
+
+static int tcp_connect(uint16_t port)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A library source connects and runs its handshake. */
+static bool source_connects(struct side *s)
+{
+	s->fd = tcp_connect(L.port);
+	CHECK(s->fd >= 0);
+	side_run(s);
+	close(s->fd);
+	s->fd = -1;
+	return true;
+}
+
+/*
+ * A connector sends len bytes (none: silent) and reads until the listener
+ * closes, which must first answer with REFUSE(reason).
+ */
+static bool raw_connects(const void *bytes, size_t len, uint32_t reason)
+{
+	int fd = tcp_connect(L.port);
+	const uint8_t *v;
+	uint16_t vlen = 0;
+	size_t got = 0;
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	if (len)
+		CHECK(write(fd, bytes, len) == (ssize_t)len);
+	while (raw_wait(fd, POLLIN) &&
+	       (n = read(fd, R.buf + got, sizeof(R.buf) - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	CHECKF(got >= 12 && !memcmp(R.buf, "KMHS", 4) && rd_u16(R.buf + 6) == W_REFUSE,
+	       "got %zu bytes back", got);
+	v = rd_field(R.buf, got, WF_REASON, &vlen);
+	CHECK(v && vlen == 4);
+	CHECK_EQ(rd_u32(v), reason);
+	return true;
+}
+
+#define HTTP_GET	"GET / HTTP/1.0\r\n\r\n"
+
+static bool listen_garbage_then_good(void)
+{
+	lsn_init(1, 2);
+	CHECK(lsn_start());
+	CHECK(raw_connects(HTTP_GET, strlen(HTTP_GET), KMIG_HS_BAD_MAGIC));
+	side_init(&S, SRC, 1, 2, 0);
+	CHECK(source_connects(&S));
+	lsn_join();
+	CHECK(side_ok("source", &S));
+	CHECKF(L.ret >= 0, "listener returned %d", L.ret);
+	CHECK_EQ(L.res.status, 0);
+	CHECK_EQ(L.res.version, 2);
+	CHECK_EQ(L.nr_rejects, 1);
+	CHECK_EQ(L.reasons[0], KMIG_HS_BAD_MAGIC);
+	CHECK_STR_HAS(L.reject_peer, "127.0.0.1:");
+	CHECK_STR_HAS(L.peer, "127.0.0.1:");
+	CHECK(strcmp(L.peer, L.reject_peer));	/* another connection */
+	return true;
+}
+
+static bool listen_wrong_key_then_good(void)
+{
+	lsn_init(1, 2);
+	kmig_key_set(&L.key, KEY_A, strlen(KEY_A));
+	L.use_key = true;
+	CHECK(lsn_start());
+	/* Another key, then no key at all: neither gets in. */
+	side_init(&S, SRC, 1, 2, 0);
+	side_key(&S, KEY_B);
+	CHECK(source_connects(&S));
+	CHECK(side_failed(&S, -EACCES, KMIG_HS_AUTH_FAILED, DST, "key mismatch"));
+	side_init(&S, SRC, 1, 2, 0);
+	CHECK(source_connects(&S));
+	CHECK(side_failed(&S, -EACCES, KMIG_HS_AUTH_REQUIRED, DST,
+			  "peer did not authenticate"));
+	side_init(&S, SRC, 1, 2, 0);
+	side_key(&S, KEY_A);
+	CHECK(source_connects(&S));
+	lsn_join();
+	CHECK(side_ok("source", &S));
+	CHECKF(L.ret >= 0, "listener returned %d", L.ret);
+	CHECK_EQ(L.res.authenticated, 1);
+	CHECK_EQ(L.nr_rejects, 2);
+	CHECK_EQ(L.reasons[0], KMIG_HS_AUTH_FAILED);
+	CHECK_EQ(L.reasons[1], KMIG_HS_AUTH_REQUIRED);
+	return true;
+}
+
+static bool listen_wrong_vm_then_good(void)
+{
+	lsn_init(1, 2);
+	kmig_offer_set_identity(&L.offer, NULL, "vm-a");
+	CHECK(lsn_start());
+	/* Another VM, then none: refused with the reason, and rejected. */
+	side_init(&S, SRC, 1, 2, 0);
+	kmig_offer_set_identity(&S.offer, NULL, "vm-b");
+	CHECK(source_connects(&S));
+	CHECK(side_failed(&S, -ECONNREFUSED, KMIG_HS_VM_MISMATCH, DST,
+			  "the source sends VM \"vm-b\", the destination expects VM \"vm-a\""));
+	side_init(&S, SRC, 1, 2, 0);
+	CHECK(source_connects(&S));
+	CHECK(side_failed(&S, -ECONNREFUSED, KMIG_HS_VM_MISMATCH, DST,
+			  "VM identity missing: the destination expects VM \"vm-a\""));
+	side_init(&S, SRC, 1, 2, 0);
+	kmig_offer_set_identity(&S.offer, NULL, "vm-a");
+	CHECK(source_connects(&S));
+	lsn_join();
+	CHECK(side_ok("source", &S));
+	CHECKF(L.ret >= 0, "listener returned %d", L.ret);
+	CHECK(!strcmp(L.res.peer_vm_id, "vm-a"));
+	CHECK_EQ(L.nr_rejects, 2);
+	CHECK_EQ(L.reasons[0], KMIG_HS_VM_MISMATCH);
+	CHECK_EQ(L.reasons[1], KMIG_HS_VM_MISMATCH);
+	return true;
+}
+
+static bool listen_silent_then_good(void)
+{
+	lsn_init(1, 2);
+	L.timeout_ms = 1000;	/* per connection: the good one needs less */
+	CHECK(lsn_start());
+	CHECK(raw_connects(NULL, 0, KMIG_HS_TIMEOUT));
+	side_init(&S, SRC, 1, 2, 0);
+	CHECK(source_connects(&S));
+	lsn_join();
+	CHECK(side_ok("source", &S));
+	CHECKF(L.ret >= 0, "listener returned %d", L.ret);
+	CHECK_EQ(L.nr_rejects, 1);
+	CHECK_EQ(L.reasons[0], KMIG_HS_TIMEOUT);
+	return true;
+}
+
+static bool listen_reject_bound(void)
+{
+	lsn_init(1, 2);
+	L.max_rejects = 2;
+	CHECK(lsn_start());
+	CHECK(raw_connects("garbage!", 8, KMIG_HS_BAD_MAGIC));
+	CHECK(raw_connects(HTTP_GET, strlen(HTTP_GET), KMIG_HS_BAD_MAGIC));
+	lsn_join();
+	CHECK_EQ(L.ret, -ECONNREFUSED);
+	CHECK_EQ(L.res.status, -ECONNREFUSED);
+	CHECK_EQ(L.res.reason, KMIG_HS_TOO_MANY_REJECTS);
+	CHECK_EQ(L.res.refused_by, DST);
+	CHECK_EQ(L.nr_rejects, 2);
+	CHECK_STR_HAS(L.res.message, "after 2 rejected connections");
+	CHECK_STR_HAS(L.res.message, "failed with bad_magic");
+	CHECK_STR_HAS(L.res.message, L.reject_peer);
+	CHECK(!strcmp(kmig_hs_reason_name(L.res.reason), "too_many_rejects"));
+	/* The listener is gone: nobody accepts the next one. */
+	CHECK(tcp_connect(L.port) < 0);
+	return true;
+}
+
+static bool listen_accept_timeout(void)
+{
+	/* Nobody comes. */
+	lsn_init(1, 2);
+	L.accept_timeout_ms = 150;
+	CHECK(lsn_start());
+	lsn_join();
+	CHECK_EQ(L.ret, -ETIMEDOUT);
+	CHECK_EQ(L.res.reason, KMIG_HS_ACCEPT_TIMEOUT);
+	CHECK_STR_HAS(L.res.message, "no connection on 127.0.0.1:");
+	CHECK(L.peer[0] == '\0');
+	CHECK(L.elapsed_ms >= 140 && L.elapsed_ms < 2000);
+	/* Only strangers come; the deadline also cuts a handshake short. */
+	lsn_init(1, 2);
+	L.accept_timeout_ms = 1000;
+	CHECK(lsn_start());
+	CHECK(raw_connects(HTTP_GET, strlen(HTTP_GET), KMIG_HS_BAD_MAGIC));
+	CHECK(raw_connects(NULL, 0, KMIG_HS_TIMEOUT));	/* past the deadline */
+	lsn_join();
+	CHECK_EQ(L.ret, -ETIMEDOUT);
+	CHECK_EQ(L.res.reason, KMIG_HS_ACCEPT_TIMEOUT);
+	CHECK_STR_HAS(L.res.message, "no acceptable peer on 127.0.0.1:");
+	CHECK_STR_HAS(L.res.message, "within 1000 ms (2 connections rejected)");
+	CHECK(L.elapsed_ms < 3000);
+	return true;
+}
+
+static bool listen_misconfigured_peer(void)
+{
+	/* No key: a well-formed source refused for its offer ends the wait. */
+	lsn_init(1, 1);
+	CHECK(lsn_start());
+	side_init(&S, SRC, 2, 3, 0);
+	CHECK(source_connects(&S));
+	lsn_join();
+	CHECK_EQ(S.ret, -EPROTONOSUPPORT);
+	CHECK_EQ(L.ret, -EPROTONOSUPPORT);
+	CHECK_EQ(L.res.reason, KMIG_HS_NO_COMMON_VERSION);
+	CHECK_EQ(L.nr_rejects, 0);
+	CHECK_STR_HAS(L.peer, "127.0.0.1:");
+	/* With a key, it has not proved anything yet: rejected, wait on. */
+	lsn_init(1, 1);
+	kmig_key_set(&L.key, KEY_A, strlen(KEY_A));
+	L.use_key = true;
+	CHECK(lsn_start());
+	side_init(&S, SRC, 2, 3, 0);
+	side_key(&S, KEY_A);
+	CHECK(source_connects(&S));
+	CHECK_EQ(S.ret, -EPROTONOSUPPORT);
+	side_init(&S, SRC, 1, 3, 0);
+	side_key(&S, KEY_A);
+	CHECK(source_connects(&S));
+	lsn_join();
+	CHECK(side_ok("source", &S));
+	CHECKF(L.ret >= 0, "listener returned %d", L.ret);
+	CHECK_EQ(L.nr_rejects, 1);
+	CHECK_EQ(L.reasons[0], KMIG_HS_NO_COMMON_VERSION);
+	return true;
+}
+
+static bool listen_socket_addresses(void)
+{
+	static const char *const bad[] = {
+		"", "x", "7000x", "-1", "65536", "127.0.0.1:", ":7000",
+		"127.0.0.1:65536", "127.0.0.1:0x10", "127.0.0.1:+1",
+		"127.0.0.1:7000:1", "localhost:7000", "1.2.3:7000",
+		"256.0.0.1:7000", "::1:7000", "[::1]7000", "[::1]:", "[::1",
+		"[]:7000", "[127.0.0.1]:7000", "[::1]:123456",
+	};
+	char where[KMIG_LISTEN_PEER_MAX];
+	struct sockaddr_in in;
+	socklen_t len = sizeof(in);
+	int fd;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECKF(kmig_listen_socket(bad[i], where, sizeof(where)) == -EINVAL,
+		       "'%s' accepted", bad[i]);
+	CHECK_EQ(kmig_listen_socket(NULL, NULL, 0), -EINVAL);
+
+	fd = kmig_listen_socket("127.0.0.1:0", where, sizeof(where));
+	CHECK(fd >= 0);
+	CHECK(!getsockname(fd, (struct sockaddr *)&in, &len));
+	CHECK_EQ(in.sin_family, AF_INET);
+	CHECK_EQ(ntohl(in.sin_addr.s_addr), INADDR_LOOPBACK);
+	CHECK(in.sin_port != 0);
+	CHECK(!strncmp(where, "127.0.0.1:", 10));
+	CHECK_EQ(atoi(where + 10), ntohs(in.sin_port));
+	/* The port is taken now. */
+	CHECK_EQ(kmig_listen_socket(where, NULL, 0), -EADDRINUSE);
+	close(fd);
+
+	/* A bare port: all IPv4 addresses. */
+	fd = kmig_listen_socket("0", where, sizeof(where));
+	CHECK(fd >= 0);
+	CHECK_STR_HAS(where, "0.0.0.0:");
+	close(fd);
+
+	fd = kmig_listen_socket("[::1]:0", where, sizeof(where));
+	if (fd == -EADDRNOTAVAIL || fd == -EAFNOSUPPORT) {
+		tap_skip("no IPv6 loopback (%d)", fd);
+		return true;
+	}
+	CHECK(fd >= 0);
+	CHECK_STR_HAS(where, "[::1]:");
+	close(fd);
+	return true;
+}
+
+static bool listen_bad_arguments(void)
+{
+	static struct kmig_hs_result res;
+	static struct kmig_offer offer;
+	struct kmig_listen_opts small = { .sz = 8 };
+	int sv[2], lfd;
+
+	kmig_offer_init(&offer);
+	kmig_offer_set_versions(&offer, 1, 2);
+	lfd = kmig_listen_socket("127.0.0.1:0", NULL, 0);
+	CHECK(lfd >= 0);
+	CHECK_EQ(kmig_listen_handshake(lfd, DST, &offer, NULL, NULL, NULL, 0), -EINVAL);
+	CHECK_EQ(kmig_listen_handshake(lfd, 7, &offer, NULL, &res, NULL, 0), -EINVAL);
+	CHECK_EQ(res.reason, KMIG_HS_BAD_ARGUMENT);
+	CHECK_EQ(kmig_listen_handshake(lfd, DST, &offer, &small, &res, NULL, 0), -EINVAL);
+	CHECK_STR_HAS(res.message, "KMIG_LISTEN_OPTS");
+	{
+		KMIG_LISTEN_OPTS(neg, .accept_timeout_ms = -1);
+
+		CHECK_EQ(kmig_listen_handshake(lfd, DST, &offer, &neg, &res, NULL, 0), -EINVAL);
+	}
+	CHECK_EQ(kmig_listen_handshake(lfd, DST, NULL, NULL, &res, NULL, 0), -EINVAL);
+	CHECK_EQ(kmig_listen_handshake(-1, DST, &offer, NULL, &res, NULL, 0), -EBADF);
+	close(lfd);
+	/* A connected socket is no listener. */
+	CHECK(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	CHECK_EQ(kmig_listen_handshake(sv[0], DST, &offer, NULL, &res, NULL, 0), -EINVAL);
+	CHECK_STR_HAS(res.message, "listening");
+	close(sv[0]);
+	close(sv[1]);
+	return true;
+}
+
 static const struct tap_test tests[] = {
 	TEST(neg_equal_windows),
 	TEST(neg_old_source_new_destination),
@@ -1361,6 +1787,7 @@ static const struct tap_test tests[] = {
 	TEST(page_size_mismatch),
 	TEST(layout_and_identity_delivered),
 	TEST(vm_identity_mismatch),
+	TEST(vm_identity_missing),
 	TEST(large_hello_small_buffers),
 	TEST(invalid_local_offer),
 	TEST(bad_arguments),
@@ -1403,6 +1830,15 @@ static const struct tap_test tests[] = {
 	TEST(auth_cannot_be_skipped),
 	TEST(auth_forged_mac),
 	TEST(auth_detects_tampering),
+	TEST(listen_garbage_then_good),
+	TEST(listen_wrong_key_then_good),
+	TEST(listen_wrong_vm_then_good),
+	TEST(listen_silent_then_good),
+	TEST(listen_reject_bound),
+	TEST(listen_accept_timeout),
+	TEST(listen_misconfigured_peer),
+	TEST(listen_socket_addresses),
+	TEST(listen_bad_arguments),
 };
 
 TEST_MAIN(tests)

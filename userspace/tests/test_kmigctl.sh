@@ -124,6 +124,11 @@ t_kmigctl_usage_errors() {
 	[ $rc -eq 2 ] || fail "bad caps: exit $rc" || return 1
 	"$K" info --bogus 2>"$T/e6.err"; rc=$?
 	[ $rc -eq 2 ] || fail "info --bogus: exit $rc" || return 1
+	"$K" handshake --listen 127.0.0.1:0 --offer-min 1 --max-rejects 0 2>"$T/e7.err"; rc=$?
+	[ $rc -eq 2 ] || fail "--max-rejects 0: exit $rc" || return 1
+	has "$T/e7.err" "invalid value '0' for --max-rejects" || return 1
+	"$K" handshake --listen 127.0.0.1:0 --offer-min 1 --max-rejects many 2>"$T/e8.err"; rc=$?
+	[ $rc -eq 2 ] || fail "--max-rejects many: exit $rc" || return 1
 }
 
 t_kmigctl_info_without_module() {
@@ -204,22 +209,40 @@ t_kmigctl_handshake_auth_mismatch() {
 	head -c 32 /dev/urandom > "$T/key1"
 	head -c 32 /dev/urandom > "$T/key2"
 	chmod 600 "$T/key1" "$T/key2"
-	pair "--offer-min 1 --offer-max 2 --key $T/key1" "--offer-min 1 --offer-max 2 --key $T/key2" || return 1
+	# One rejected connection ends the listener here (--max-rejects 1).
+	pair "--offer-min 1 --offer-max 2 --key $T/key1 --max-rejects 1" "--offer-min 1 --offer-max 2 --key $T/key2" || return 1
 	[ "$SRC_RC" -eq 1 ] && [ "$DRC" -eq 1 ] || fail "exit $SRC_RC/$DRC" || return 1
 	has "$T/s.err" "authentication failed: key mismatch" &&
 	has "$T/d.err" "authentication failed: key mismatch" || return 1
 	# Key on one side only: refused on both.
-	pair "--offer-min 1 --offer-max 2 --key $T/key1" "--offer-min 1 --offer-max 2" || return 1
+	pair "--offer-min 1 --offer-max 2 --key $T/key1 --max-rejects 1" "--offer-min 1 --offer-max 2" || return 1
 	[ "$SRC_RC" -eq 1 ] && [ "$DRC" -eq 1 ] || fail "exit $SRC_RC/$DRC" || return 1
 	has "$T/s.err" "peer did not authenticate" && has "$T/d.err" "peer did not authenticate"
 }
 
 t_kmigctl_short_key_refused() {
 	head -c 15 /dev/urandom > "$T/short"
+	chmod 600 "$T/short"
 	"$K" handshake --connect 127.0.0.1:1 --offer-min 1 --key "$T/short" 2>"$T/k.err"
 	local rc=$?
 	[ $rc -eq 3 ] || fail "exit $rc, expected 3" || return 1
 	has "$T/k.err" "shorter than 16 bytes"
+}
+
+t_kmigctl_key_mode_refused() {
+	head -c 32 /dev/urandom > "$T/key1"
+	chmod 644 "$T/key1"
+	"$K" handshake --connect 127.0.0.1:1 --offer-min 1 --key "$T/key1" 2>"$T/k.err"
+	local rc=$?
+	[ $rc -eq 3 ] || fail "exit $rc, expected 3" || return 1
+	has "$T/k.err" "key file $T/key1: accessible by group or others (mode 0644), refused: chmod 600 $T/key1" || return 1
+	# Group-writable is refused too; 0600 is fine (the connect then fails).
+	chmod 620 "$T/key1"
+	"$K" handshake --connect 127.0.0.1:1 --offer-min 1 --key "$T/key1" 2>"$T/k2.err"
+	has "$T/k2.err" "(mode 0620)" || return 1
+	chmod 600 "$T/key1"
+	"$K" handshake --connect 127.0.0.1:1 --offer-min 1 --key "$T/key1" 2>"$T/k3.err"
+	! grep -q "key file" "$T/k3.err" || fail "mode 0600 refused"
 }
 
 t_kmigctl_require_missing_capability() {
@@ -246,26 +269,109 @@ t_kmigctl_roles_swapped() {
 }
 
 t_kmigctl_silent_peer_times_out() {
-	start_listener --offer-min 1 --offer-max 2 --timeout 300 || return 1
+	# A silent connection is rejected after --timeout; the next one passes.
+	# (--timeout also bounds the good connection's handshake: not too short.)
+	start_listener --offer-min 1 --offer-max 2 --timeout 800 || return 1
 	exec 7<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect" || return 1
 	local t0=$SECONDS
+	run_connector --offer-min 1 --offer-max 2
 	wait_listener
 	exec 7>&-
-	[ "$DRC" -eq 1 ] || fail "exit $DRC, expected 1" || return 1
-	[ $((SECONDS - t0)) -le 3 ] || fail "took $((SECONDS - t0)) s" || return 1
-	has "$T/d.err" "timed out after 300 ms waiting for HELLO"
+	[ "$SRC_RC" -eq 0 ] && [ "$DRC" -eq 0 ] || fail "exit $SRC_RC/$DRC" || return 1
+	[ $((SECONDS - t0)) -le 4 ] || fail "took $((SECONDS - t0)) s" || return 1
+	has "$T/d.err" "rejected connection from 127.0.0.1:" &&
+	has "$T/d.err" "(timeout, decided by the destination): timed out after 800 ms waiting for HELLO" &&
+	has "$T/d.out" "handshake ok"
 }
 
 t_kmigctl_other_protocol_refused() {
+	# Garbage is answered, logged and closed; the next connection passes.
 	start_listener --offer-min 1 --offer-max 2 || return 1
 	exec 7<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect" || return 1
 	printf 'GET / HTTP/1.0\r\n\r\n' >&7
 	head -c 12 <&7 > "$T/reply.out"
-	wait_listener
 	exec 7>&-
-	[ "$DRC" -eq 1 ] || fail "exit $DRC, expected 1" || return 1
+	run_connector --offer-min 1 --offer-max 2
+	wait_listener
+	[ "$SRC_RC" -eq 0 ] && [ "$DRC" -eq 0 ] || fail "exit $SRC_RC/$DRC" || return 1
+	has "$T/reply.out" "KMHS" &&
+	has "$T/d.err" "rejected connection from 127.0.0.1:" &&
+	has "$T/d.err" "(bad_magic, decided by the destination)" &&
 	has "$T/d.err" "does not speak the kmig handshake" &&
-	has "$T/reply.out" "KMHS"
+	has "$T/d.out" "handshake ok" && has "$T/s.out" "handshake ok"
+}
+
+t_kmigctl_listen_wrong_key_then_good() {
+	head -c 32 /dev/urandom > "$T/key1"
+	head -c 32 /dev/urandom > "$T/key2"
+	chmod 600 "$T/key1" "$T/key2"
+	start_listener --offer-min 1 --offer-max 2 --key "$T/key1" || return 1
+	run_connector --offer-min 1 --offer-max 2 --key "$T/key2"
+	[ "$SRC_RC" -eq 1 ] || fail "wrong key: exit $SRC_RC" || return 1
+	has "$T/s.err" "authentication failed: key mismatch" || return 1
+	run_connector --offer-min 1 --offer-max 2
+	[ "$SRC_RC" -eq 1 ] || fail "no key: exit $SRC_RC" || return 1
+	run_connector --offer-min 1 --offer-max 2 --key "$T/key1"
+	[ "$SRC_RC" -eq 0 ] || fail "right key: exit $SRC_RC" || return 1
+	wait_listener
+	[ "$DRC" -eq 0 ] || fail "destination exit $DRC" || return 1
+	[ "$(grep -c 'rejected connection from' "$T/d.err")" -eq 2 ] || fail "not 2 rejections" || return 1
+	has "$T/d.err" "(auth_failed, decided by the destination)" &&
+	has "$T/d.err" "(auth_required, decided by the destination)" &&
+	has "$T/d.out" "handshake ok" && has "$T/d.out" ", authenticated"
+}
+
+t_kmigctl_listen_wrong_vm_then_good() {
+	start_listener --offer-min 1 --offer-max 2 --vm-id vm7 || return 1
+	run_connector --offer-min 1 --offer-max 2 --vm-id vm8
+	[ "$SRC_RC" -eq 1 ] || fail "other VM: exit $SRC_RC" || return 1
+	has "$T/s.err" 'the source sends VM "vm8", the destination expects VM "vm7"' || return 1
+	# A source without a VM id is refused with the reason.
+	run_connector --offer-min 1 --offer-max 2
+	[ "$SRC_RC" -eq 1 ] || fail "no VM: exit $SRC_RC" || return 1
+	has "$T/s.err" "handshake failed (vm_mismatch, decided by the destination): VM identity missing: the destination expects VM \"vm7\", the source names no VM" || return 1
+	run_connector --offer-min 1 --offer-max 2 --vm-id vm7
+	[ "$SRC_RC" -eq 0 ] || fail "right VM: exit $SRC_RC" || return 1
+	wait_listener
+	[ "$DRC" -eq 0 ] || fail "destination exit $DRC" || return 1
+	[ "$(grep -c '(vm_mismatch, decided by the destination)' "$T/d.err")" -eq 2 ] ||
+		fail "not 2 rejections" || return 1
+	has "$T/d.out" 'vm "vm7"'
+}
+
+t_kmigctl_listen_reject_bound() {
+	start_listener --offer-min 1 --offer-max 2 --max-rejects 2 --json || return 1
+	local i
+	for i in 1 2; do
+		exec 7<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot connect" || return 1
+		printf 'garbage %s\n' $i >&7
+		head -c 12 <&7 > /dev/null
+		exec 7>&-
+	done
+	wait_listener
+	[ "$DRC" -eq 1 ] || fail "exit $DRC, expected 1" || return 1
+	[ "$(grep -c 'rejected connection from' "$T/d.err")" -eq 2 ] || fail "not 2 rejections" || return 1
+	has "$T/d.out" '"reason":"too_many_rejects"' &&
+	has "$T/d.out" "gave up on 127.0.0.1:$PORT after 2 rejected connections; the last, from 127.0.0.1:" &&
+	has "$T/d.out" "failed with bad_magic"
+}
+
+t_kmigctl_listen_address() {
+	local rc a
+	"$K" handshake --listen 127.0.0.1:0 --offer-min 1 --accept-timeout 100 \
+		>"$T/a.out" 2>"$T/a.err"
+	has "$T/a.err" "listening on 127.0.0.1:" || return 1
+	for a in localhost:7000 1.2.3.4: 300.1.1.1:7000 '[::1:7000' ::1:7000 \
+		 127.0.0.1:99999 :7000 127.0.0.1:7x; do
+		"$K" handshake --listen "$a" --offer-min 1 >"$T/b.out" 2>"$T/b.err"; rc=$?
+		[ $rc -eq 2 ] || fail "--listen $a: exit $rc, expected 2" || return 1
+		has "$T/b.err" "--listen: expected [ADDR:]PORT" || return 1
+		has "$T/b.err" "got '$a'" || return 1
+	done
+	# A well-formed address that is not this host's: bind fails.
+	"$K" handshake --listen 192.0.2.1:0 --offer-min 1 >"$T/c.out" 2>"$T/c.err"; rc=$?
+	[ $rc -eq 3 ] || fail "192.0.2.1: exit $rc, expected 3" || return 1
+	has "$T/c.err" "listen on 192.0.2.1:0:"
 }
 
 t_kmigctl_accept_timeout() {
@@ -293,15 +399,20 @@ t_libkmig_so_exports() {
 	sed -n 's/^[[:space:]]*\(kmig_[a-z0-9_]*\);$/\1/p' "$MAP" | sort > "$T/map.out"
 	[ -s "$T/map.out" ] || fail "no symbols in $MAP" || return 1
 	diff "$T/map.out" "$T/exported.out" >"$T/diff.out" || fail "exports differ from libkmig.map" || return 1
-	nm -D --defined-only "$SO" | grep -q '@@LIBKMIG_0.1' || fail "no LIBKMIG_0.1 version"
+	nm -D --defined-only "$SO" | grep -q '@@LIBKMIG_0.1' || fail "no LIBKMIG_0.1 version" || return 1
+	nm -D --defined-only "$SO" | grep -q 'kmig_listen_handshake@@LIBKMIG_0.3' ||
+		fail "kmig_listen_handshake not in LIBKMIG_0.3"
 }
 
 for t in t_kmigctl_help t_kmigctl_version t_kmigctl_unknown_command t_kmigctl_no_arguments t_kmigctl_usage_errors \
 	 t_kmigctl_info_without_module t_kmigctl_handshake_without_module t_kmigctl_handshake_success \
 	 t_kmigctl_handshake_disjoint_refused t_kmigctl_handshake_json t_kmigctl_handshake_json_refusal \
 	 t_kmigctl_handshake_auth t_kmigctl_handshake_auth_mismatch t_kmigctl_short_key_refused \
+	 t_kmigctl_key_mode_refused \
 	 t_kmigctl_require_missing_capability t_kmigctl_proto_max_narrows t_kmigctl_roles_swapped \
 	 t_kmigctl_silent_peer_times_out t_kmigctl_other_protocol_refused t_kmigctl_accept_timeout \
+	 t_kmigctl_listen_wrong_key_then_good t_kmigctl_listen_wrong_vm_then_good \
+	 t_kmigctl_listen_reject_bound t_kmigctl_listen_address \
 	 t_kmigctl_connect_refused t_libkmig_so_exports; do
 	run_test "$t"
 done

@@ -803,6 +803,48 @@ static bool key_files(void)
 	return true;
 }
 
+/* libkmig itself refuses a key group or others may read or write. */
+static bool key_file_mode_refused(void)
+{
+	static const struct {
+		mode_t mode;
+		int expect;
+	} cases[] = {
+		{ 0600, 0 }, { 0400, 0 }, { 0700, 0 },
+		{ 0644, -EACCES }, { 0640, -EACCES }, { 0604, -EACCES },
+		{ 0620, -EACCES }, { 0602, -EACCES }, { 0660, -EACCES },
+		{ 0601, -EACCES }, { 0666, -EACCES },
+	};
+	static struct kmig_key key;
+	char dir[] = "/tmp/kmig-test-XXXXXX", path[64];
+	bool ok = true;
+
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/key", dir);
+	ok = write_file(path, 32);
+	for (size_t i = 0; ok && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r;
+
+		/* A key loaded before: a refusal must clear it. */
+		kmig_key_set(&key, "0123456789abcdef", 16);
+		if (chmod(path, cases[i].mode)) {
+			ok = false;
+			break;
+		}
+		r = kmig_load_key_file(path, &key);
+		if (r != cases[i].expect || (r ? key.len != 0 : key.len != 32)) {
+			tap_diag("mode %04o: got %d (key.len %zu), expected %d",
+				 (unsigned int)cases[i].mode, r, key.len,
+				 cases[i].expect);
+			ok = false;
+		}
+	}
+	unlink(path);
+	rmdir(dir);
+	CHECK(ok);
+	return true;
+}
+
 static bool reasons_and_errnos(void)
 {
 	CHECK_EQ(kmig_hs_reason_errno(KMIG_HS_OK), 0);
@@ -817,6 +859,9 @@ static bool reasons_and_errnos(void)
 	CHECK_EQ(kmig_hs_reason_errno(200), -ECONNREFUSED);
 	CHECK(!strcmp(kmig_hs_reason_name(KMIG_HS_BAD_MAGIC), "bad_magic"));
 	CHECK(!strcmp(kmig_hs_reason_name(200), "unknown"));
+	CHECK_EQ(kmig_hs_reason_errno(KMIG_HS_TOO_MANY_REJECTS), -ECONNREFUSED);
+	CHECK_EQ(kmig_hs_reason_errno(KMIG_HS_ACCEPT_TIMEOUT), -ETIMEDOUT);
+	CHECK(!strcmp(kmig_hs_reason_name(KMIG_HS_ACCEPT_TIMEOUT), "accept_timeout"));
 	for (uint32_t r = 1; r <= KMIG_HS_TIMEOUT; r++)
 		CHECKF(strcmp(kmig_hs_reason_name(r), "unknown") &&
 		       kmig_hs_reason_errno(r) < 0, "reason %u", r);
@@ -875,6 +920,17 @@ static bool negotiate_rules(void)
 		 KMIG_HS_NO_COMMON_VERSION);
 	CHECK_STR_HAS(text, "destination supports protocol {2,4}, source offers {1,3}");
 	CHECK_EQ(v, 0);
+	/* A destination that expects a VM: the source must name it. */
+	d.versions[1] = 3;
+	strcpy(d.vm_id, "vm-1");
+	CHECK_EQ(kmig_negotiate(&s, &d, &v, &c, text, sizeof(text)), KMIG_HS_VM_MISMATCH);
+	CHECK_STR_HAS(text, "VM identity missing: the destination expects VM \"vm-1\"");
+	strcpy(s.vm_id, "vm-2");
+	CHECK_EQ(kmig_negotiate(&s, &d, &v, &c, text, sizeof(text)), KMIG_HS_VM_MISMATCH);
+	strcpy(s.vm_id, "vm-1");
+	CHECK_EQ(kmig_negotiate(&s, &d, &v, &c, text, sizeof(text)), KMIG_HS_OK);
+	d.vm_id[0] = '\0';	/* expects none: takes any */
+	CHECK_EQ(kmig_negotiate(&s, &d, &v, &c, text, sizeof(text)), KMIG_HS_OK);
 	return true;
 }
 
@@ -925,6 +981,7 @@ static const struct tap_test tests[] = {
 	TEST(offer_helpers),
 	TEST(offer_validate_rejects),
 	TEST(key_files),
+	TEST(key_file_mode_refused),
 	TEST(reasons_and_errnos),
 	TEST(text_helpers),
 	TEST(negotiate_rules),

@@ -71,10 +71,34 @@ static bool so_names(void)
 	return true;
 }
 
+/* LIBKMIG_0.3: the listener, through the shared library. */
+static bool so_listen(void)
+{
+	static struct kmig_offer mine;
+	static struct kmig_hs_result res;
+	char where[KMIG_LISTEN_PEER_MAX], peer[KMIG_LISTEN_PEER_MAX];
+	KMIG_LISTEN_OPTS(o, .accept_timeout_ms = 50);
+	int lfd;
+
+	CHECK_EQ(kmig_listen_socket("localhost:7000", NULL, 0), -EINVAL);
+	lfd = kmig_listen_socket("127.0.0.1:0", where, sizeof(where));
+	CHECK(lfd >= 0);
+	CHECK(!strncmp(where, "127.0.0.1:", 10));
+	kmig_offer_init(&mine);
+	kmig_offer_set_versions(&mine, 1, 2);
+	CHECK_EQ(kmig_listen_handshake(lfd, KMIG_HS_ROLE_DESTINATION, &mine, &o,
+				       &res, peer, sizeof(peer)), -ETIMEDOUT);
+	CHECK_EQ(res.reason, KMIG_HS_ACCEPT_TIMEOUT);
+	CHECK(!strcmp(kmig_hs_reason_name(res.reason), "accept_timeout"));
+	close(lfd);
+	return true;
+}
+
 static const struct tap_test tests[] = {
 	TEST(so_version),
 	TEST(so_handshake_across_processes),
 	TEST(so_names),
+	TEST(so_listen),
 };
 
 TEST_MAIN(tests)
