@@ -36,7 +36,8 @@ rm -f "$log" "$timed" "$console" "$outdir/qemu.pid" "$outdir/qemu.rc" \
 	-serial "file:$console" -serial stdio ${QEMU_EXTRA:-} \
 	</dev/null 2>"$outdir/qemu.err"; echo $? > "$outdir/qemu.rc"; } |
 	perl -e '$| = 1; $t0 = time; open(my $l, ">", $ARGV[0]) or die;
-		open(my $t, ">", $ARGV[1]) or die; $l->autoflush(1);
+		open(my $t, ">", $ARGV[1]) or die;
+		$l->autoflush(1); $t->autoflush(1);
 		while (<STDIN>) { print; print $l $_; print $t time - $t0, " $_" }' \
 		"$log" "$timed" &
 vm=$!
