@@ -40,6 +40,23 @@ static int kmig_rx_error(struct kmig_session *s, int ret)
 	return kmig_session_fail(s, ret, KMIG_ERR_SOCKET, s->bytes);
 }
 
+/*
+ * A connection the peer reset delivers what it had queued before the reset,
+ * but a source aborts its stream before it resumes its guest, and zero-copy
+ * pages queued on a local path (loopback, veth) are read at delivery, so
+ * they may carry bytes written after that resume. The reset reaches this
+ * socket before the source's abort returns, so checked before each read,
+ * nothing newer is read; checked after, a read that raced with it counts
+ * for nothing either: the session breaks.
+ */
+static int kmig_rx_check_reset(struct kmig_session *s, int ret)
+{
+	int err = READ_ONCE(s->sock->sk->sk_err);
+
+	return err ? kmig_session_fail(s, -err, KMIG_ERR_SOCKET, s->bytes) :
+		     ret;
+}
+
 /* Read up to @len bytes into @buf: > 0 bytes read, or kmig_rx_error(). */
 static int kmig_rx_read(struct kmig_session *s, void *buf, size_t len)
 {
@@ -47,11 +64,14 @@ static int kmig_rx_read(struct kmig_session *s, void *buf, size_t len)
 	struct msghdr msg = { .msg_flags = MSG_NOSIGNAL };
 	int ret;
 
+	ret = kmig_rx_check_reset(s, 0);
+	if (ret)
+		return ret;
 	ret = kernel_recvmsg(s->sock, &msg, &iov, 1, len, 0);
 	if (ret <= 0)
 		return kmig_rx_error(s, ret);
 	s->bytes += ret;
-	return ret;
+	return kmig_rx_check_reset(s, ret);
 }
 
 /* Fill rx->buf up to rx->need bytes. 0 when there. */
@@ -297,10 +317,16 @@ static int kmig_rx_pages(struct kmig_session *s)
 			off = 0;
 		}
 		iov_iter_bvec(&msg.msg_iter, ITER_DEST, bv, n, len);
+		ret = kmig_rx_check_reset(s, 0);
+		if (ret)
+			return ret;
 		ret = sock_recvmsg(s->sock, &msg, 0);
 		if (ret <= 0)
 			return kmig_rx_error(s, ret);
 		s->bytes += ret;
+		ret = kmig_rx_check_reset(s, ret);
+		if (ret < 0)
+			return ret;
 		if (csum)
 			rx->crc = kmig_rx_crc_pages(rx->crc, bv, ret);
 		off = rx->page_off + ret;

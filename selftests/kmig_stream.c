@@ -642,6 +642,50 @@ TEST_F_TIMEOUT(stream, blob_changed_after_eintr, 120)
 }
 
 /*
+ * A failed switch-over: the final round stalls (the destination does not
+ * read), the source's send times out, the source aborts the connection
+ * (connect(AF_UNSPEC): RST) and resumes, and its guest rewrites every page.
+ * On a local path, zero-copy pages still queued for the destination would
+ * be read with those newer bytes; the destination must refuse the rest of
+ * the stream and never hold a page written after the resume.
+ */
+TEST_F_TIMEOUT(stream, aborted_stream_leaves_no_newer_bytes, 120)
+{
+	struct timeval tv = { .tv_usec = 200 * 1000 };
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+	int small = 65536, sfd, rfd, ret;
+	long newer = 0;
+
+	if (variant->unix_socket)
+		SKIP(return, "AF_UNIX has no reset; its queue holds copies");
+	ASSERT_EQ(0, setsockopt(self->tx_sock, SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->rx_sock, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, setsockopt(self->tx_sock, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				sizeof(tv)));
+	sfd = kmig_session(self->dev, self->tx_sock, KMIG_ROLE_SEND,
+			   variant->proto, variant->caps, &self->src, 1, 0);
+	rfd = kmig_session(self->dev, self->rx_sock, KMIG_ROLE_RECV,
+			   variant->proto, variant->caps, &self->dst, 1, 0);
+	ASSERT_LE(0, sfd);
+	ASSERT_LE(0, rfd);
+	EXPECT_EQ(-ETIMEDOUT, kmig_send_full_round(sfd, KMIG_ROUND_FINAL));
+	/* the source gives up: abort, resume, and the guest writes */
+	ASSERT_EQ(0, connect(self->tx_sock, &sa, sizeof(sa)));
+	memset(self->s, 0x5c, NPAGES * self->ps);
+
+	ret = kmig_recv_all(rfd, self->blob, BLOB_LEN, NULL);
+	EXPECT_NE(0, ret);
+	for (long i = 0; i + 8 <= NPAGES * self->ps; i += self->ps)
+		newer += !memcmp(self->d + i, "\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c", 8);
+	TH_LOG("receive ended with %d; %ld pages with newer bytes", ret, newer);
+	EXPECT_EQ(0, newer);
+	close(sfd);
+	close(rfd);
+}
+
+/*
  * The destination dies mid-stream: the source gets a clean error, its memory
  * is intact and still tracked, and a second migration succeeds.
  */
