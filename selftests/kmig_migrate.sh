@@ -52,7 +52,7 @@ migrate() {
 }
 
 echo "TAP version 13"
-echo "1..9"
+echo "1..17"
 
 # The demo: it moves, the memory matches, the counter continues.
 migrate live "--rate 5000" ""
@@ -144,5 +144,161 @@ show /tmp/kill_src.src /tmp/kill_src.dst
 	grep -q "incomplete stream, the guest is discarded" /tmp/kill_src.dst &&
 	! grep -q "guest counter" /tmp/kill_src.dst
 result source_killed_destination_discards $?
+
+# The switch-over's commit protocol (Documentation/handshake.rst,
+# "Switch-over"): READY, GO, ACK. KMIG_TEST_SWITCHOVER makes one side lose
+# a message (a lost message, or a partition from that step on) or resume
+# late. A side whose outcome is unknown keeps its guest paused and waits for
+# the operator: SIGUSR2 resumes it there, SIGTERM discards it.
+
+# await FILE PATTERN PID: until FILE has PATTERN or PID is gone (bounded)
+await() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null && kill -0 "$3" 2>/dev/null &&
+	      [ $i -lt 600 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	grep -q "$2" "$1" 2>/dev/null
+}
+
+# switchover NAME SRC_FAULT DST_FAULT: start both VMMs with the faults and a
+# 1.5 s confirmation timeout; their pids are $src_pid and $dst_pid.
+switchover() {
+	name=$1
+	spawn b /tmp/$name.dst.pid /tmp/$name.dst env KMIG_TEST_SWITCHOVER="$3" \
+		timeout 120 "$VMM" incoming --listen 7000 --run-for 2 \
+		--confirm-timeout 1500 --json
+	dst_pid=$(cat /tmp/$name.dst.pid)
+	spawn a /tmp/$name.src.pid /tmp/$name.src env KMIG_TEST_SWITCHOVER="$2" \
+		timeout 120 "$VMM" run --mem 16 --rate 2000 --after 1 --run-for 2 \
+		--confirm-timeout 1500 --migrate-to 10.77.0.2:7000 --json
+	src_pid=$(cat /tmp/$name.src.pid)
+}
+
+# finish NAME: wait for both (killed or done), show their output
+finish() {
+	while kill -0 "$src_pid" 2>/dev/null || kill -0 "$dst_pid" 2>/dev/null; do
+		sleep 0.2
+	done
+	show /tmp/$1.src /tmp/$1.dst
+}
+
+counters_after() { # FILE PATTERN: counter events after the line with PATTERN
+	sed -n "/$2/,\$p" "$1" | grep -c '"event":"counter"'
+}
+
+# The destination resumes later than the source waits for its ACK: the
+# source must not resume (both guests would run): outcome unknown, paused.
+# The operator finds the guest running on the destination and stops the
+# source.
+switchover late_resume "" "delay-resume=4000"
+await /tmp/late_resume.src "outcome unknown" $src_pid
+unknown=$?
+await /tmp/late_resume.dst '"event":"counter"' $dst_pid
+runs=$?
+kill -TERM $src_pid 2>/dev/null
+finish late_resume
+[ $unknown = 0 ] && [ $runs = 0 ] &&
+	! grep -q "keeps running here\|resumed here" /tmp/late_resume.src &&
+	[ "$(counters_after /tmp/late_resume.src 'outcome unknown')" = 0 ]
+result late_resume_no_split_brain $?
+
+# READY lost: the source never sent GO, so it aborts and resumes; the
+# destination, READY sent and no GO, keeps its guest paused (unknown).
+switchover lost_ready "" drop-ready
+await /tmp/lost_ready.dst "outcome unknown" $dst_pid
+unknown=$?
+await /tmp/lost_ready.src "keeps running here" $src_pid
+resumed=$?
+kill -TERM $dst_pid 2>/dev/null
+finish lost_ready
+[ $unknown = 0 ] && [ $resumed = 0 ] &&
+	grep -q "did not say it is ready" /tmp/lost_ready.src &&
+	! grep -q '"event":"counter"' /tmp/lost_ready.dst
+result lost_ready_source_resumes_destination_waits $?
+
+# GO lost: both sides report the outcome unknown, neither resumes. Both
+# unknown means the destination never got GO: the operator resumes the
+# source and discards the destination.
+switchover lost_go drop-go ""
+await /tmp/lost_go.src "outcome unknown" $src_pid
+src_unknown=$?
+await /tmp/lost_go.dst "outcome unknown" $dst_pid
+dst_unknown=$?
+paused=$(counters_after /tmp/lost_go.src 'outcome unknown')
+kill -USR2 $src_pid 2>/dev/null
+await /tmp/lost_go.src "resumed here by the operator" $src_pid
+kill -TERM $dst_pid 2>/dev/null
+finish lost_go
+[ $src_unknown = 0 ] && [ $dst_unknown = 0 ] && [ "$paused" = 0 ] &&
+	! grep -q '"event":"counter"' /tmp/lost_go.dst &&
+	[ "$(counters_after /tmp/lost_go.src 'resumed here by the operator')" -gt 0 ]
+result lost_go_both_unknown_operator_resumes_source $?
+
+# ACK lost: the destination runs the guest; the source, GO sent and no ACK,
+# stays paused (unknown). The operator stops the source.
+switchover lost_ack "" drop-ack
+await /tmp/lost_ack.src "outcome unknown" $src_pid
+unknown=$?
+await /tmp/lost_ack.dst '"event":"counter"' $dst_pid
+runs=$?
+kill -TERM $src_pid 2>/dev/null
+finish lost_ack
+[ $unknown = 0 ] && [ $runs = 0 ] &&
+	[ "$(counters_after /tmp/lost_ack.src 'outcome unknown')" = 0 ]
+result lost_ack_destination_runs_source_paused $?
+
+# Stream timeouts (--io-timeout): a peer that stops reading, a peer that
+# stops sending (SIGSTOP mid-stream). The stalled side's partner fails with
+# a timeout within the limit: a source resumes its guest, a destination
+# discards its own.
+spawn b /tmp/stall_rd.dst.pid /tmp/stall_rd.dst timeout 120 "$VMM" incoming \
+	--listen 7000 --io-timeout 2000 --json
+dst_pid=$(cat /tmp/stall_rd.dst.pid)
+spawn a /tmp/stall_rd.src.pid /tmp/stall_rd.src timeout 120 "$VMM" run \
+	--mem 16 --rate 0 --bw 4000000 --after 1 --run-for 1 --io-timeout 2000 \
+	--migrate-to 10.77.0.2:7000 --json
+src_pid=$(cat /tmp/stall_rd.src.pid)
+await /tmp/stall_rd.dst "passed the handshake" $dst_pid
+kill -STOP $dst_pid
+await /tmp/stall_rd.src "keeps running here" $src_pid
+resumed=$?
+kill -CONT $dst_pid
+kill -TERM $dst_pid
+finish stall_rd
+[ $resumed = 0 ] && grep -q "timed out" /tmp/stall_rd.src
+result peer_stops_reading_source_times_out_and_runs_on $?
+
+spawn b /tmp/stall_wr.dst.pid /tmp/stall_wr.dst timeout 120 "$VMM" incoming \
+	--listen 7000 --io-timeout 2000 --json
+dst_pid=$(cat /tmp/stall_wr.dst.pid)
+spawn a /tmp/stall_wr.src.pid /tmp/stall_wr.src timeout 120 "$VMM" run \
+	--mem 16 --rate 0 --bw 4000000 --after 1 --run-for 1 --io-timeout 2000 \
+	--migrate-to 10.77.0.2:7000 --json
+src_pid=$(cat /tmp/stall_wr.src.pid)
+await /tmp/stall_wr.dst "passed the handshake" $dst_pid
+kill -STOP $src_pid
+await /tmp/stall_wr.dst "guest is discarded" $dst_pid
+discarded=$?
+kill -CONT $src_pid
+kill -TERM $src_pid
+finish stall_wr
+[ $discarded = 0 ] && grep -q "timed out" /tmp/stall_wr.dst &&
+	! grep -q '"event":"counter"' /tmp/stall_wr.dst
+result peer_stops_sending_destination_times_out_and_discards $?
+
+# Against a libkmig before the commit protocol (--legacy-confirm), either
+# way round: the old confirmation, and the migration completes.
+migrate legacy_dst "" "--legacy-confirm"
+grep -q "matches the source" /tmp/legacy_dst.dst &&
+	grep -q "migration complete" /tmp/legacy_dst.src &&
+	grep -q "capabilities:.*blobs" /tmp/legacy_dst.src &&
+	! grep -q "capabilities:.*commit" /tmp/legacy_dst.src
+result commit_new_source_old_destination $((src_rc + dst_rc + $?))
+migrate legacy_src "--legacy-confirm" ""
+grep -q "matches the source" /tmp/legacy_src.dst &&
+	grep -q "migration complete" /tmp/legacy_src.src
+result commit_old_source_new_destination $((src_rc + dst_rc + $?))
 
 exit $fail

@@ -539,6 +539,8 @@ static int load_key(const char *path, struct kmig_key *key)
 
 static bool checksum;
 static uint32_t crash_after;
+/* --legacy-confirm: behave like libkmig before the commit protocol */
+static bool legacy_confirm;
 
 static void build_offer(struct vm *v, struct kmig_offer *o, uint32_t proto_min,
 			uint32_t proto_max, bool source)
@@ -556,8 +558,10 @@ static void build_offer(struct vm *v, struct kmig_offer *o, uint32_t proto_min,
 	ret = kmig_offer_from_info(&info, o);
 	/* Checksums cost the zero-copy path: only when asked for. */
 	if (!ret)
-		ret = kmig_offer_narrow(o, proto_max, checksum ? ~0ULL :
-					~KMIG_CAP_CHECKSUM);
+		ret = kmig_offer_narrow(o, proto_max,
+					(checksum ? ~0ULL : ~KMIG_CAP_CHECKSUM) &
+					(legacy_confirm ? ~KMIG_HS_CAP_COMMIT :
+					 ~0ULL));
 	/* Device state travels as a blob. */
 	if (!ret)
 		ret = kmig_offer_require(o, KMIG_CAP_BLOBS);
@@ -973,6 +977,35 @@ incomplete:
 	return 1;
 }
 
+static volatile sig_atomic_t operator_resume;
+
+static void on_operator_resume(int sig)
+{
+	(void)sig;
+	operator_resume = 1;
+}
+
+/*
+ * The switch-over's outcome is unknown (Documentation/handshake.rst,
+ * "Switch-over"): the guest stays paused until the operator, who can ask the
+ * other side, decides. SIGUSR2 resumes it here; SIGTERM discards it.
+ * Returns 0 if it runs here now.
+ */
+static int await_operator(struct vm *v)
+{
+	struct sigaction sa = { .sa_handler = on_operator_resume };
+
+	sigaction(SIGUSR2, &sa, NULL);
+	say(v, "outcome unknown: the guest stays paused here; \"kill -USR2 %d\" resumes it here, \"kill -TERM %d\" discards it",
+	    (int)getpid(), (int)getpid());
+	fflush(stdout);
+	while (!operator_resume)
+		pause();
+	say(v, "resumed here by the operator");
+	fflush(stdout);
+	return vm_resume(v);
+}
+
 /* One attempt: connect, handshake, migrate. 0 once the guest moved. */
 static int migrate_once(struct vm *v, struct opts *o,
 			struct kmig_migrate_params *prm,
@@ -1048,6 +1081,12 @@ static int cmd_run(struct opts *o, struct kmig_migrate_params *prm)
 		ret = migrate_once(&v, o, prm, &offer, &hs_opts, &ops);
 		if (!ret)
 			return 0;
+		if (ret == KMIG_MIGRATE_OUTCOME_UNKNOWN) {
+			if (await_operator(&v))
+				return 1;
+			watch(&v, o->run_for ? o->run_for : 1);
+			return 1;
+		}
 		say(&v, "the guest keeps running here");
 		fflush(stdout);
 		if (attempt == o->retry) {
@@ -1068,7 +1107,7 @@ static void log_reject(void *opaque, const char *peer,
 	    kmig_hs_reason_name(r->reason), r->message);
 }
 
-static int cmd_incoming(struct opts *o)
+static int cmd_incoming(struct opts *o, const struct kmig_migrate_params *prm)
 {
 	struct vm v = { .name = "host-b", .json = o->json,
 			.crash_after = crash_after };
@@ -1146,9 +1185,11 @@ static int cmd_incoming(struct opts *o)
 	if (vm_create_or_match(&v, hs.regions[0].size))
 		return 1;
 	v.batch = 64;
-	ret = kmig_migrate_destination(v.dev, sock, &hs, &v.mem, 1, &ops, &v,
-				       &res);
+	ret = kmig_migrate_destination_params(v.dev, sock, &hs, &v.mem, 1, prm,
+					      &ops, &v, &res);
 	print_summary(&v, &res, false);
+	if (ret == KMIG_MIGRATE_OUTCOME_UNKNOWN && !await_operator(&v))
+		ret = 0;
 	if (ret)
 		return 1;
 	v.rate = o->rate;
@@ -1295,9 +1336,11 @@ static void usage(FILE *f)
 		"                [--max-rounds N] [--max-time MS] [--policy fail|force]\n"
 		"                [--bw BYTES/S] [--key FILE] [--proto-min N] [--proto-max N]\n"
 		"                [--retry N] [--checksum] [--json]\n"
+		"                [--confirm-timeout MS] [--io-timeout MS]\n"
 		"       kmig-vmm incoming --listen [ADDR:]PORT [--mem MIB] [--run-for SEC]\n"
 		"                [--key FILE] [--proto-min N] [--proto-max N] [--checksum]\n"
 		"                [--accept-timeout MS] [--max-rejects N] [--json]\n"
+		"                [--confirm-timeout MS] [--io-timeout MS]\n"
 		"       kmig-vmm bench-track [--mem MIB] [--run-for SEC]\n"
 		"\n"
 		"incoming --listen: ADDR is a numeric IPv4 address or an IPv6 address in\n"
@@ -1305,7 +1348,13 @@ static void usage(FILE *f)
 		"connection that fails the handshake (garbage, silence, another key or\n"
 		"none, another VM) is logged and closed, and the next one accepted, up to\n"
 		"--max-rejects rejected connections (default %d) and --accept-timeout\n"
-		"milliseconds in all (default: no bound).\n",
+		"milliseconds in all (default: no bound).\n"
+		"\n"
+		"--confirm-timeout: how long the source waits for READY and for ACK, and\n"
+		"the destination for GO (default 10000); --io-timeout: a send or receive\n"
+		"that makes no progress this long fails (default 30000). If the switch-\n"
+		"over's outcome is unknown, the guest stays paused: SIGUSR2 resumes it\n"
+		"here, SIGTERM discards it (Documentation/handshake.rst).\n",
 		KMIG_LISTEN_DEFAULT_MAX_REJECTS);
 }
 
@@ -1344,9 +1393,12 @@ int main(int argc, char **argv)
 		{ "retry", required_argument, NULL, 'R' },
 		{ "checksum", no_argument, NULL, 'C' },
 		{ "crash-after-round", required_argument, NULL, 'X' },
+		{ "legacy-confirm", no_argument, NULL, 'Y' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "accept-timeout", required_argument, NULL, 'A' },
 		{ "max-rejects", required_argument, NULL, 'L' },
+		{ "confirm-timeout", required_argument, NULL, 'c' },
+		{ "io-timeout", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "baseline", optional_argument, NULL, 'B' },
 		{ "small-pages", no_argument, NULL, 'S' },
@@ -1390,6 +1442,7 @@ int main(int argc, char **argv)
 		case 'R': o.retry = strtoul(optarg, NULL, 0); break;
 		case 'C': checksum = true; break;
 		case 'X': crash_after = strtoul(optarg, NULL, 0); break;
+		case 'Y': legacy_confirm = true; break;
 		case 'l': o.listen = optarg; break;
 		case 'A':
 			if (!parse_count(optarg, INT_MAX, &u)) {
@@ -1398,6 +1451,19 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.accept_timeout_ms = (int)u;
+			break;
+		case 'c':
+		case 'i':
+			if (!parse_count(optarg, UINT32_MAX, &u) || !u) {
+				fprintf(stderr, "kmig-vmm: --%s: expected milliseconds from 1, got '%s'\n",
+					c == 'c' ? "confirm-timeout" : "io-timeout",
+					optarg);
+				return 2;
+			}
+			if (c == 'c')
+				prm.confirm_timeout_ms = (uint32_t)u;
+			else
+				prm.io_timeout_ms = (uint32_t)u;
 			break;
 		case 'L':
 			if (!parse_count(optarg, UINT_MAX, &u) || !u) {
@@ -1428,7 +1494,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "run"))
 		return cmd_run(&o, &prm);
 	if (!strcmp(cmd, "incoming") && o.listen)
-		return cmd_incoming(&o);
+		return cmd_incoming(&o, &prm);
 	if (!strcmp(cmd, "bench-track"))
 		return cmd_bench_track(&o);
 	usage(stderr);

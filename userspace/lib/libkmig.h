@@ -27,6 +27,7 @@
 #ifndef LIBKMIG_H
 #define LIBKMIG_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/kmig.h>
@@ -64,6 +65,17 @@ int kmig_query(int devfd, struct kmig_info *info);
 #define KMIG_HS_MAX_REGIONS	64	/* memory regions in one layout (at most
 					 * the module's KMIG_MAX_REGIONS) */
 #define KMIG_HS_ID_MAX		255	/* bytes in a host or VM identity */
+
+/*
+ * Capability bits 48..63 of the handshake belong to libkmig, not to the
+ * module: they are negotiated like KMIG_CAP_* bits but never reach the
+ * module's session or the stream (kmig_session_open() masks them out).
+ * KMIG_HS_CAP_COMMIT: the switch-over commit protocol (READY, GO, ACK;
+ * Documentation/handshake.rst, "Switch-over"). Offers made by
+ * kmig_offer_from_info() include it.
+ */
+#define KMIG_HS_CAP_COMMIT	(1ULL << 63)
+#define KMIG_HS_CAPS_LIBRARY	(0xffffULL << 48)
 #define KMIG_HS_REASON_MAX		255	/* bytes in a refusal text */
 #define KMIG_HS_KEY_MIN		16	/* bytes in a pre-shared key, at least */
 #define KMIG_HS_KEY_MAX		4096	/* and at most */
@@ -416,13 +428,27 @@ struct kmig_migrate_params {
 	uint32_t max_time_ms;		/* pre-copy time; default 0 = none */
 	uint32_t policy;		/* enum kmig_migrate_policy */
 	uint64_t bw_limit;		/* bytes/s; default 0 = none */
-	uint32_t confirm_timeout_ms;	/* wait for the destination; 10000 */
+	uint32_t confirm_timeout_ms;	/* source: for READY and for ACK;
+					 * destination: for GO; 10000 */
+	/* Since LIBKMIG_0.3: */
+	uint32_t io_timeout_ms;		/* a send or receive that makes no
+					 * progress this long fails: socket
+					 * timeouts, TCP_USER_TIMEOUT and
+					 * keepalive; default 30000 */
 };
 
 #define KMIG_MIGRATE_PARAMS(name, ...)					\
 	struct kmig_migrate_params name = {				\
 		.sz = sizeof(struct kmig_migrate_params), __VA_ARGS__	\
 	}
+
+/*
+ * The switch-over was committed (GO sent) and not acknowledged, or READY was
+ * sent and no GO came: neither side knows where the guest runs, so neither
+ * resumed it. See Documentation/handshake.rst, "Switch-over", for what the
+ * operator does.
+ */
+#define KMIG_MIGRATE_OUTCOME_UNKNOWN	(-EINPROGRESS)
 
 struct kmig_migrate_result {
 	int status;			/* what the call returned */
@@ -443,9 +469,12 @@ struct kmig_migrate_result {
  * rounds until the expected downtime is under params->downtime_ms (or the
  * bounds are reached: then fail or force, by policy), pause, send the final
  * round, the device state (needs KMIG_CAP_BLOBS if save_state is set) and
- * the end, and wait for the destination's confirmation that it resumed the
- * guest. Until then the source guest is intact: on any failure the driver
- * resumes it and returns the error, and a later attempt can start over.
+ * the end, then switch over (Documentation/handshake.rst, "Switch-over"):
+ * wait for READY, send GO, wait for ACK. Until GO the source guest is
+ * intact: on any failure the driver aborts the connection, resumes the guest
+ * and returns the error, and a later attempt can start over. After GO it
+ * never resumes on its own: no ACK returns KMIG_MIGRATE_OUTCOME_UNKNOWN with
+ * the guest paused. The socket gets params->io_timeout_ms.
  */
 int kmig_migrate_source(int devfd, int sock, const struct kmig_hs_result *hs,
 			const int *mem_fds, unsigned int nr_mem,
@@ -455,15 +484,28 @@ int kmig_migrate_source(int devfd, int sock, const struct kmig_hs_result *hs,
 
 /*
  * Destination side: receive the stream into mem_fds[], and only after its
- * END record (the stream is complete) load the device state, resume the
- * guest and confirm to the source. A broken or incomplete stream returns an
- * error and the guest is never resumed; the destination should discard it.
+ * END record (the stream is complete, its final round included) load the
+ * device state, send READY, and resume the guest only on the source's GO,
+ * then acknowledge. A broken or incomplete stream returns an error and the
+ * guest is never resumed; the destination should discard it. READY sent
+ * and no GO within confirm_timeout_ms returns KMIG_MIGRATE_OUTCOME_UNKNOWN,
+ * guest not resumed. With a source that predates the commit protocol, the
+ * guest resumes after END and the source gets the old confirmation.
+ * kmig_migrate_destination() is kmig_migrate_destination_params() with
+ * the default params (NULL).
  */
 int kmig_migrate_destination(int devfd, int sock,
 			     const struct kmig_hs_result *hs,
 			     const int *mem_fds, unsigned int nr_mem,
 			     const struct kmig_migrate_ops *ops, void *opaque,
 			     struct kmig_migrate_result *res);
+int kmig_migrate_destination_params(int devfd, int sock,
+				    const struct kmig_hs_result *hs,
+				    const int *mem_fds, unsigned int nr_mem,
+				    const struct kmig_migrate_params *params,
+				    const struct kmig_migrate_ops *ops,
+				    void *opaque,
+				    struct kmig_migrate_result *res);
 
 #ifdef __cplusplus
 }

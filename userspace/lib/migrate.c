@@ -3,14 +3,25 @@
  * The migration driver: sessions from handshake results, and the source and
  * destination sides of a live migration.
  *
- * After the END record the destination answers on the same socket with a
- * 16-byte confirmation (Documentation/handshake.rst, "Completion"):
+ * The switch-over (Documentation/handshake.rst, "Switch-over"). When both
+ * sides offered KMIG_HS_CAP_COMMIT, after the stream's END:
  *
- *   offset 0  4  magic "KMCF"
- *   offset 4  4  status: 0 = the guest runs here now, else a positive errno
- *   offset 8  8  destination time from END to resume, ns
+ *   source                          destination
+ *   FINAL round, blob, END   ---->  stream complete, device state loaded
+ *                            <----  READY (status 0, or why it cannot run)
+ *   GO                       ---->  resumes the guest
+ *                            <----  ACK (status of the resume)
  *
- * The source gives up its guest only after a confirmation with status 0.
+ * Each message is 16 bytes: a magic, a status (0 or a positive errno) and
+ * a time in ns, little-endian. The source may resume its guest only while it
+ * has not sent GO, and aborts the connection (RST) first, so that nothing
+ * still queued reaches the destination; the destination resumes only after
+ * GO. A source that sent GO and got no ACK, or a destination that sent READY
+ * and got no GO, cannot know where the guest runs: it does not resume, and
+ * returns KMIG_MIGRATE_OUTCOME_UNKNOWN for the operator to decide.
+ *
+ * A peer without the capability (libkmig before it) gets the old CONFIRM:
+ * the destination resumes after END and answers "KMCF" with its status.
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,14 +29,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kmig_internal.h"
 
 #define KMIG_CONFIRM_MAGIC	"KMCF"
+#define KMIG_READY_MAGIC	"KMRD"
+#define KMIG_GO_MAGIC		"KMGO"
+#define KMIG_ACK_MAGIC		"KMAK"
 #define KMIG_CONFIRM_LEN	16
+
+/* Defaults of struct kmig_migrate_params. */
+#define KMIG_DEFAULT_DOWNTIME_MS	300
+#define KMIG_DEFAULT_MAX_ROUNDS		30
+#define KMIG_DEFAULT_CONFIRM_MS		10000
+#define KMIG_DEFAULT_IO_TIMEOUT_MS	30000
+
+/*
+ * Testing only: KMIG_TEST_SWITCHOVER in the environment makes the driver
+ * misbehave at one step of the switch-over, as a lossy network or a slow
+ * host would: "drop-ready", "drop-go" and "drop-ack" leave that message
+ * unsent (a lost message, or a partition from then on); "delay-resume=MS"
+ * makes the destination wait that long before it resumes after GO.
+ */
+static bool test_fault(const char *what)
+{
+	const char *v = getenv("KMIG_TEST_SWITCHOVER");
+
+	return v && !strncmp(v, what, strlen(what));
+}
 
 static uint64_t now_ns(void)
 {
@@ -74,7 +112,7 @@ int kmig_session_open(int devfd, int sock, enum kmig_hs_role role,
 			return -EINVAL;
 	}
 	c.proto = res->version;
-	c.caps = res->caps;
+	c.caps = res->caps & ~KMIG_HS_CAPS_LIBRARY;
 	return xioctl(devfd, KMIG_SESSION_CREATE, &c);
 }
 
@@ -155,6 +193,55 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* A switch-over message: magic, status (positive errno or 0), time in ns. */
+static int send_msg(int sock, const char *magic, int status, uint64_t ns)
+{
+	uint8_t c[KMIG_CONFIRM_LEN];
+	uint32_t st = status < 0 ? -status : status;
+
+	memcpy(c, magic, 4);
+	for (int i = 0; i < 4; i++)
+		c[4 + i] = st >> (8 * i);
+	for (int i = 0; i < 8; i++)
+		c[8 + i] = ns >> (8 * i);
+	return write_full(sock, c, sizeof(c));
+}
+
+/*
+ * Read the message with @magic within @timeout_ms. Returns 0 and its status
+ * (as a negative errno, or 0) in *status; or -ETIMEDOUT, -ECONNRESET, or
+ * -EPROTO for another magic.
+ */
+static int recv_msg(int sock, const char *magic, int timeout_ms, int *status,
+		    uint64_t *ns)
+{
+	uint8_t c[KMIG_CONFIRM_LEN];
+	int ret = read_full(sock, c, sizeof(c), timeout_ms);
+
+	if (ret)
+		return ret;
+	if (memcmp(c, magic, 4))
+		return -EPROTO;
+	*status = -(int)(c[4] | c[5] << 8 | c[6] << 16 | (uint32_t)c[7] << 24);
+	*ns = 0;
+	for (int i = 0; i < 8; i++)
+		*ns |= (uint64_t)c[8 + i] << (8 * i);
+	return 0;
+}
+
+/*
+ * Abort the connection before the source resumes its guest: a TCP socket
+ * is disconnected (connect() to AF_UNSPEC sends a RST and drops what is
+ * still queued, zero-copy pages included); any other socket is shut down.
+ */
+static void abort_stream(int sock)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	if (connect(sock, &sa, sizeof(sa)))
+		shutdown(sock, SHUT_RDWR);
+}
+
 /* One whole round; fills the progress numbers of the round. */
 static int send_round(int sfd, uint32_t flags, uint64_t bw_limit,
 		      struct kmig_migrate_progress *p, uint64_t page_size)
@@ -207,6 +294,115 @@ static int restart_tracking(const int *mem_fds, unsigned int nr)
 	return 0;
 }
 
+/*
+ * The caller's params, as far as its struct goes (sz), with the defaults
+ * for what it leaves 0. -EINVAL for a size below the first version's or a
+ * larger struct with non-zero bytes this library does not know (E2BIG).
+ */
+static int get_params(const struct kmig_migrate_params *params,
+		      struct kmig_migrate_params *prm)
+{
+	memset(prm, 0, sizeof(*prm));
+	prm->sz = sizeof(*prm);
+	if (params) {
+		const unsigned char *tail = (const void *)params;
+
+		if (params->sz < offsetof(struct kmig_migrate_params,
+					  io_timeout_ms))
+			return -EINVAL;
+		for (size_t i = sizeof(*prm); i < params->sz; i++)
+			if (tail[i])
+				return -E2BIG;
+		memcpy(prm, params, params->sz < sizeof(*prm) ?
+		       params->sz : sizeof(*prm));
+		prm->sz = sizeof(*prm);
+	}
+	if (!prm->downtime_ms)
+		prm->downtime_ms = KMIG_DEFAULT_DOWNTIME_MS;
+	if (!prm->max_rounds)
+		prm->max_rounds = KMIG_DEFAULT_MAX_ROUNDS;
+	if (!prm->confirm_timeout_ms)
+		prm->confirm_timeout_ms = KMIG_DEFAULT_CONFIRM_MS;
+	if (!prm->io_timeout_ms)
+		prm->io_timeout_ms = KMIG_DEFAULT_IO_TIMEOUT_MS;
+	return 0;
+}
+
+/*
+ * No stream stalls forever: a send or receive that makes no progress for
+ * @ms fails (SO_SNDTIMEO, SO_RCVTIMEO: the module's session then breaks with
+ * ETIMEDOUT), unacknowledged data times the connection out
+ * (TCP_USER_TIMEOUT), and keepalive probes a silent peer. Socket options
+ * that do not apply (AF_UNIX has no TCP level) are skipped.
+ */
+static void set_io_timeouts(int sock, uint32_t ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
+	int one = 1, idle = ms / 3000 ? ms / 3000 : 1, cnt = 3;
+	unsigned int user = ms;
+
+	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (setsockopt(sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user)))
+		return;
+	setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle));
+	setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/*
+ * The source's side of the commit, after END, with the guest paused. Until
+ * GO is out, any failure aborts the stream and resumes the guest here. After
+ * GO the guest is the destination's; an ACK with an error says that it could
+ * not run it (so it runs on here), and no ACK leaves the outcome unknown:
+ * the guest stays paused.
+ */
+static int commit_source(int sock, const struct kmig_migrate_params *prm,
+			 const struct kmig_migrate_ops *ops, void *opaque,
+			 struct kmig_migrate_result *res, uint64_t t_pause)
+{
+	uint64_t ns;
+	int st, ret;
+
+	ret = recv_msg(sock, KMIG_READY_MAGIC, prm->confirm_timeout_ms, &st,
+		       &ns);
+	if (ret)
+		fail(res, ret, "the destination did not say it is ready: %s",
+		     strerror(-ret));
+	else if (st)
+		ret = fail(res, st, "the destination cannot run the guest: %s",
+			   strerror(-st));
+	else if (!test_fault("drop-go"))
+		ret = send_msg(sock, KMIG_GO_MAGIC, 0, 0);
+	if (ret) {
+		/* No GO went out: the destination never resumes this guest. */
+		fail(res, ret, "switch-over failed: %s", strerror(-ret));
+		abort_stream(sock);
+		if (ops->resume(opaque))
+			fail(res, ret, "and the guest could not be resumed");
+		return ret;
+	}
+
+	/* GO is out (or counted as lost): the source never resumes on its own. */
+	ret = recv_msg(sock, KMIG_ACK_MAGIC, prm->confirm_timeout_ms, &st, &ns);
+	if (ret)
+		return fail(res, KMIG_MIGRATE_OUTCOME_UNKNOWN,
+			    "outcome unknown: GO was sent and not acknowledged (%s); the guest stays paused here. Ask the destination: if it runs the guest, stop this one; if it reports the outcome unknown too, it never resumed, so resume here and discard it there",
+			    strerror(-ret));
+	if (st) {
+		/* The destination got GO and could not resume: it will not. */
+		fail(res, st, "the destination could not resume after GO: %s",
+		     strerror(-st));
+		abort_stream(sock);
+		if (ops->resume(opaque))
+			fail(res, st, "and the guest could not be resumed");
+		return st;
+	}
+	res->downtime_ns = now_ns() - t_pause;
+	return 0;
+}
+
 int kmig_migrate_source(int devfd, int sock, const struct kmig_hs_result *hs,
 			const int *mem_fds, unsigned int nr_mem,
 			const struct kmig_migrate_params *params,
@@ -217,22 +413,16 @@ int kmig_migrate_source(int devfd, int sock, const struct kmig_hs_result *hs,
 	struct kmig_migrate_progress p = { 0 };
 	struct kmig_send_end end = { .size = sizeof(end) };
 	uint64_t t0 = now_ns(), t_pause = 0, limit_ns;
-	uint8_t confirm[KMIG_CONFIRM_LEN];
 	bool paused = false;
 	void *state = NULL;
 	size_t state_len = 0;
-	int sfd = -1, ret;
+	int sfd = -1, ret, st;
+	uint64_t ns;
 
 	memset(res, 0, sizeof(*res));
-	if (params)
-		memcpy(&prm, params, params->sz < sizeof(prm) ?
-		       params->sz : sizeof(prm));
-	if (!prm.downtime_ms)
-		prm.downtime_ms = 300;
-	if (!prm.max_rounds)
-		prm.max_rounds = 30;
-	if (!prm.confirm_timeout_ms)
-		prm.confirm_timeout_ms = 10000;
+	ret = get_params(params, &prm);
+	if (ret)
+		return fail(res, ret, "invalid params (sz %zu)", params->sz);
 	limit_ns = (uint64_t)prm.downtime_ms * 1000000;
 	if (!ops || !ops->pause || !ops->resume || !hs || hs->status)
 		return fail(res, -EINVAL, "invalid arguments");
@@ -246,6 +436,7 @@ int kmig_migrate_source(int devfd, int sock, const struct kmig_hs_result *hs,
 	if (ret)
 		return fail(res, ret, "cannot start dirty tracking: %s",
 			    strerror(-ret));
+	set_io_timeouts(sock, prm.io_timeout_ms);
 	sfd = kmig_session_open(devfd, sock, KMIG_HS_ROLE_SOURCE, hs, mem_fds,
 				nr_mem);
 	if (sfd < 0)
@@ -327,30 +518,30 @@ int kmig_migrate_source(int devfd, int sock, const struct kmig_hs_result *hs,
 	if (ops->progress)
 		ops->progress(opaque, &p);
 
-	/* The guest belongs to the destination only once it says so. */
-	ret = read_full(sock, confirm, sizeof(confirm), prm.confirm_timeout_ms);
+	if (hs->caps & KMIG_HS_CAP_COMMIT) {
+		ret = commit_source(sock, &prm, ops, opaque, res, t_pause);
+		goto out_close;
+	}
+
+	/* A peer without the commit protocol: it resumes, then confirms. */
+	ret = recv_msg(sock, KMIG_CONFIRM_MAGIC, prm.confirm_timeout_ms, &st,
+		       &ns);
 	if (ret) {
 		fail(res, ret, "no confirmation from the destination: %s",
 		     strerror(-ret));
 		goto out_resume;
 	}
-	if (memcmp(confirm, KMIG_CONFIRM_MAGIC, 4)) {
-		ret = fail(res, -EPROTO, "malformed confirmation");
-		goto out_resume;
-	}
-	ret = confirm[4] | confirm[5] << 8 | confirm[6] << 16 |
-	      (uint32_t)confirm[7] << 24;
-	if (ret) {
-		ret = fail(res, -ret, "the destination could not resume: %s",
-			   strerror(ret));
+	if (st) {
+		ret = fail(res, st, "the destination could not resume: %s",
+			   strerror(-st));
 		goto out_resume;
 	}
 	res->downtime_ns = now_ns() - t_pause;
-	res->rounds = p.round;
 	goto out_close;
 
 out_resume:
-	/* Nothing was given away: the source guest runs on. */
+	/* Nothing was given away: abort the stream, the source guest runs on. */
+	abort_stream(sock);
 	if (paused && ops->resume(opaque))
 		fail(res, ret, "and the guest could not be resumed");
 out_close:
@@ -363,17 +554,42 @@ out_close:
 	return ret;
 }
 
-static int send_confirm(int sock, int status, uint64_t ns)
+/*
+ * The destination's side of the commit, after END: READY with the status of
+ * the load, then the guest runs only on GO. Without GO, it does not run,
+ * and nobody knows whether the source resumed (it did if it never sent GO).
+ */
+static int commit_destination(int sock, const struct kmig_migrate_params *prm,
+			      const struct kmig_migrate_ops *ops,
+			      void *opaque, struct kmig_migrate_result *res,
+			      int loaded, uint64_t t_end)
 {
-	uint8_t c[KMIG_CONFIRM_LEN];
-	uint32_t st = status < 0 ? -status : status;
+	const char *delay = getenv("KMIG_TEST_SWITCHOVER");
+	uint64_t ns;
+	int st, ret;
 
-	memcpy(c, KMIG_CONFIRM_MAGIC, 4);
-	for (int i = 0; i < 4; i++)
-		c[4 + i] = st >> (8 * i);
-	for (int i = 0; i < 8; i++)
-		c[8 + i] = ns >> (8 * i);
-	return write_full(sock, c, sizeof(c));
+	/* A READY that cannot be sent whole is never a commit: no GO follows. */
+	if (!test_fault("drop-ready") &&
+	    send_msg(sock, KMIG_READY_MAGIC, loaded, now_ns() - t_end) && !loaded)
+		return fail(res, -ECONNRESET,
+			    "READY could not be sent: the source keeps its guest, this one is discarded");
+	if (loaded)
+		return loaded;	/* the source resumes its own guest */
+
+	ret = recv_msg(sock, KMIG_GO_MAGIC, prm->confirm_timeout_ms, &st, &ns);
+	if (ret)
+		return fail(res, KMIG_MIGRATE_OUTCOME_UNKNOWN,
+			    "outcome unknown: READY was sent and no GO came (%s); the guest is not resumed here. Ask the source: if it runs its guest (it does unless it sent GO), discard this one; if it reports the outcome unknown too, resume the guest here",
+			    strerror(-ret));
+	if (delay && !strncmp(delay, "delay-resume=", 13))
+		usleep(strtoul(delay + 13, NULL, 10) * 1000);
+	ret = ops->resume(opaque);
+	if (ret)
+		fail(res, ret, "guest not resumed after GO: %s", strerror(-ret));
+	if (!test_fault("drop-ack") &&
+	    send_msg(sock, KMIG_ACK_MAGIC, ret, now_ns() - t_end) && !ret)
+		fail(res, 0, "resumed, but the source did not get the acknowledgement; it keeps its guest paused");
+	return ret;
 }
 
 int kmig_migrate_destination(int devfd, int sock,
@@ -382,6 +598,19 @@ int kmig_migrate_destination(int devfd, int sock,
 			     const struct kmig_migrate_ops *ops, void *opaque,
 			     struct kmig_migrate_result *res)
 {
+	return kmig_migrate_destination_params(devfd, sock, hs, mem_fds, nr_mem,
+					       NULL, ops, opaque, res);
+}
+
+int kmig_migrate_destination_params(int devfd, int sock,
+				    const struct kmig_hs_result *hs,
+				    const int *mem_fds, unsigned int nr_mem,
+				    const struct kmig_migrate_params *params,
+				    const struct kmig_migrate_ops *ops,
+				    void *opaque,
+				    struct kmig_migrate_result *res)
+{
+	struct kmig_migrate_params prm;
 	struct kmig_migrate_progress p = { 0 };
 	uint64_t t0 = now_ns(), t_end;
 	size_t cap = 1 << 20, state_len = 0;
@@ -395,8 +624,14 @@ int kmig_migrate_destination(int devfd, int sock,
 		free(state);
 		return fail(res, -EINVAL, "invalid arguments");
 	}
+	ret = get_params(params, &prm);
+	if (ret) {
+		free(state);
+		return fail(res, ret, "invalid params (sz %zu)", params->sz);
+	}
 	res->version = hs->version;
 	res->caps = hs->caps;
+	set_io_timeouts(sock, prm.io_timeout_ms);
 	sfd = kmig_session_open(devfd, sock, KMIG_HS_ROLE_DESTINATION, hs,
 				mem_fds, nr_mem);
 	if (sfd < 0) {
@@ -438,6 +673,9 @@ int kmig_migrate_destination(int devfd, int sock,
 		} else if (ev.event == KMIG_EVENT_BLOB) {
 			state_len = ev.blob_len;
 		} else {
+			/* The module refuses END without it; check anyway. */
+			if (!p.final)
+				ret = -EPROTO;
 			break;
 		}
 	}
@@ -460,9 +698,14 @@ int kmig_migrate_destination(int devfd, int sock,
 		ret = ops->load_state(opaque, state, state_len);
 	if (ret)
 		fail(res, ret, "device state not loaded: %s", strerror(-ret));
-	else if ((ret = ops->resume(opaque)))
+	if (hs->caps & KMIG_HS_CAP_COMMIT) {
+		ret = commit_destination(sock, &prm, ops, opaque, res, ret,
+					 t_end);
+		goto out;
+	}
+	if (!ret && (ret = ops->resume(opaque)))
 		fail(res, ret, "guest not resumed: %s", strerror(-ret));
-	if (send_confirm(sock, ret, now_ns() - t_end) && !ret)
+	if (send_msg(sock, KMIG_CONFIRM_MAGIC, ret, now_ns() - t_end) && !ret)
 		ret = fail(res, -ECONNRESET,
 			   "resumed, but the source did not get the confirmation");
 out:

@@ -19,6 +19,7 @@ static const char *const cap_names[64] = {
 	[0] = "zero_pages",	/* KMIG_CAP_ZERO_PAGES */
 	[1] = "checksum",	/* KMIG_CAP_CHECKSUM */
 	[2] = "blobs",		/* KMIG_CAP_BLOBS */
+	[63] = "commit",	/* KMIG_HS_CAP_COMMIT (libkmig) */
 };
 
 static const char *const feature_names[64] = {

@@ -66,7 +66,8 @@ int kmig_offer_from_info(const struct kmig_info *info, struct kmig_offer *offer)
 	err = kmig_offer_set_versions(offer, info->proto_min, info->proto_max);
 	if (err)
 		return err;
-	offer->caps_supported = info->caps;
+	offer->caps_supported = (info->caps & ~KMIG_HS_CAPS_LIBRARY) |
+				KMIG_HS_CAP_COMMIT;
 	offer->page_size = info->page_size;
 	return 0;
 }

@@ -5,6 +5,7 @@
  * names, offers, key files, reasons.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -617,7 +618,8 @@ static bool caps_names_parse_format(void)
 	CHECK_EQ(kmig_caps_parse("", &m64), 0);
 	CHECK_EQ(m64, 0);
 	CHECK_EQ(kmig_caps_parse("all", &m64), 0);
-	CHECK_EQ(m64, 7);
+	CHECK_EQ(m64, 7 | KMIG_HS_CAP_COMMIT);
+	CHECK(!strcmp(kmig_cap_name(63), "commit"));
 	CHECK_EQ(kmig_caps_parse("bit9,7", &m64), 0);
 	CHECK_EQ(m64, (1 << 9) | 7);
 	m64 = 42;
@@ -637,6 +639,47 @@ static bool caps_names_parse_format(void)
 	return true;
 }
 
+static int nop_op(void *opaque)
+{
+	(void)opaque;
+	return 0;
+}
+
+/* The migration driver checks its params struct before anything else. */
+static bool migrate_params_validated(void)
+{
+	struct kmig_hs_result hs = { .version = 2, .page_size = 4096,
+				     .nr_regions = 1 };
+	struct kmig_migrate_ops ops = { .pause = nop_op, .resume = nop_op };
+	struct kmig_migrate_params zero = { .sz = 0 };
+	struct kmig_migrate_params v0 = {
+		.sz = offsetof(struct kmig_migrate_params, io_timeout_ms),
+	};
+	struct {
+		struct kmig_migrate_params p;
+		uint64_t extra;
+	} big = { .p = { .sz = sizeof(big) }, .extra = 1 };
+	static struct kmig_migrate_result res;
+	int mem = -1;
+
+	CHECK_EQ(kmig_migrate_source(-1, -1, &hs, &mem, 1, &zero, &ops, NULL,
+				     &res), -EINVAL);
+	CHECK(strstr(res.message, "params") != NULL);
+	CHECK_EQ(kmig_migrate_destination_params(-1, -1, &hs, &mem, 1, &zero,
+						 &ops, NULL, &res), -EINVAL);
+	CHECK_EQ(kmig_migrate_source(-1, -1, &hs, &mem, 1, &big.p, &ops, NULL,
+				     &res), -E2BIG);
+	CHECK_EQ(kmig_migrate_destination_params(-1, -1, &hs, &mem, 1, &big.p,
+						 &ops, NULL, &res), -E2BIG);
+	/* a zero tail, and the first version's size, get past the check */
+	big.extra = 0;
+	CHECK_EQ(kmig_migrate_source(-1, -1, &hs, &mem, 1, &big.p, &ops, NULL,
+				     &res), -EBADF);
+	CHECK_EQ(kmig_migrate_source(-1, -1, &hs, &mem, 1, &v0, &ops, NULL,
+				     &res), -EBADF);
+	return true;
+}
+
 static bool offer_helpers(void)
 {
 	struct kmig_info info = { .proto_min = 1, .proto_max = 2, .caps = 7,
@@ -647,7 +690,8 @@ static bool offer_helpers(void)
 	CHECK_EQ(o.nr_versions, 2);
 	CHECK_EQ(o.versions[0], 1);
 	CHECK_EQ(o.versions[1], 2);
-	CHECK_EQ(o.caps_supported, 7);
+	/* the module's capabilities, and libkmig's commit protocol */
+	CHECK_EQ(o.caps_supported, 7 | KMIG_HS_CAP_COMMIT);
 	CHECK_EQ(o.caps_required, 0);
 	CHECK_EQ(kmig_offer_validate(&o), 0);
 
@@ -979,6 +1023,7 @@ static const struct tap_test tests[] = {
 	TEST(encoder_matches_spec),
 	TEST(caps_names_parse_format),
 	TEST(offer_helpers),
+	TEST(migrate_params_validated),
 	TEST(offer_validate_rejects),
 	TEST(key_files),
 	TEST(key_file_mode_refused),
