@@ -70,23 +70,20 @@ FIXTURE_VARIANT_ADD(dirty, unmap_large) {
 FIXTURE_SETUP(dirty)
 {
 	struct kmig_mem_stats st;
-	struct kmig_info info;
+	int ret;
 
 	self->fd = -1;
 	self->p = MAP_FAILED;
 	self->ps = page_size();
 	self->dev = open(KMIG_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->dev);
-	ASSERT_EQ(0, kmig_get_info(self->dev, &info));
-	ASSERT_EQ(0, kmig_param_read("force_unmap_rearm", self->saved_force,
-				     sizeof(self->saved_force)));
 	ASSERT_EQ(0, kmig_param_read("rearm_gap", self->saved_gap,
 				     sizeof(self->saved_gap)));
-	if (variant->rearm == KMIG_REARM_WP &&
-	    !(info.features & KMIG_FEAT_WP_HELPERS))
-		SETUP_SKIP("kernel lacks CONFIG_MAPPING_DIRTY_HELPERS (wp_shared_mapping_range not exported)");
-	ASSERT_EQ(0, kmig_param_write("force_unmap_rearm",
-				      variant->rearm == KMIG_REARM_UNMAP ? "Y" : "N"));
+	ret = kmig_select_rearm(self->dev, variant->rearm, self->saved_force,
+				sizeof(self->saved_force));
+	if (ret == -EOPNOTSUPP)
+		SETUP_SKIP(KMIG_NO_WP_HELPERS);
+	ASSERT_EQ(0, ret);
 	if (variant->gap)
 		ASSERT_EQ(0, kmig_param_write("rearm_gap", variant->gap));
 

@@ -253,36 +253,35 @@ result lost_ack_destination_runs_source_paused $?
 # stops sending (SIGSTOP mid-stream). The stalled side's partner fails with
 # a timeout within the limit: a source resumes its guest, a destination
 # discards its own.
-spawn b /tmp/stall_rd.dst.pid /tmp/stall_rd.dst timeout 120 "$VMM" incoming \
-	--listen 7000 --io-timeout 2000 --json
-dst_pid=$(cat /tmp/stall_rd.dst.pid)
-spawn a /tmp/stall_rd.src.pid /tmp/stall_rd.src timeout 120 "$VMM" run \
-	--mem 16 --rate 0 --bw 4000000 --after 1 --run-for 1 --io-timeout 2000 \
-	--migrate-to 10.77.0.2:7000 --json
-src_pid=$(cat /tmp/stall_rd.src.pid)
-await /tmp/stall_rd.dst "passed the handshake" $dst_pid
-kill -STOP $dst_pid
+# stall NAME a|b: a migration with --io-timeout 2000 whose host a (the
+# source) or b (the destination) is stopped once the handshake passed
+stall() {
+	spawn b /tmp/$1.dst.pid /tmp/$1.dst timeout 120 "$VMM" incoming \
+		--listen 7000 --io-timeout 2000 --json
+	dst_pid=$(cat /tmp/$1.dst.pid)
+	spawn a /tmp/$1.src.pid /tmp/$1.src timeout 120 "$VMM" run --mem 16 \
+		--rate 0 --bw 4000000 --after 1 --run-for 1 --io-timeout 2000 \
+		--migrate-to 10.77.0.2:7000 --json
+	src_pid=$(cat /tmp/$1.src.pid)
+	await /tmp/$1.dst "passed the handshake" $dst_pid
+	[ "$2" = a ] && stopped=$src_pid || stopped=$dst_pid
+	kill -STOP $stopped
+}
+
+stall stall_rd b
 await /tmp/stall_rd.src "keeps running here" $src_pid
 resumed=$?
-kill -CONT $dst_pid
-kill -TERM $dst_pid
+kill -CONT $stopped
+kill -TERM $stopped
 finish stall_rd
 [ $resumed = 0 ] && grep -q "timed out" /tmp/stall_rd.src
 result peer_stops_reading_source_times_out_and_runs_on $?
 
-spawn b /tmp/stall_wr.dst.pid /tmp/stall_wr.dst timeout 120 "$VMM" incoming \
-	--listen 7000 --io-timeout 2000 --json
-dst_pid=$(cat /tmp/stall_wr.dst.pid)
-spawn a /tmp/stall_wr.src.pid /tmp/stall_wr.src timeout 120 "$VMM" run \
-	--mem 16 --rate 0 --bw 4000000 --after 1 --run-for 1 --io-timeout 2000 \
-	--migrate-to 10.77.0.2:7000 --json
-src_pid=$(cat /tmp/stall_wr.src.pid)
-await /tmp/stall_wr.dst "passed the handshake" $dst_pid
-kill -STOP $src_pid
+stall stall_wr a
 await /tmp/stall_wr.dst "guest is discarded" $dst_pid
 discarded=$?
-kill -CONT $src_pid
-kill -TERM $src_pid
+kill -CONT $stopped
+kill -TERM $stopped
 finish stall_wr
 [ $discarded = 0 ] && grep -q "timed out" /tmp/stall_wr.dst &&
 	! grep -q '"event":"counter"' /tmp/stall_wr.dst

@@ -41,21 +41,18 @@ FIXTURE_VARIANT_ADD(pins, unmap_large) {
 
 FIXTURE_SETUP(pins)
 {
-	struct kmig_info info;
+	int ret;
 
 	self->fd = -1;
 	self->p = MAP_FAILED;
 	self->ps = page_size();
 	self->dev = open(KMIG_DEV, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->dev);
-	ASSERT_EQ(0, kmig_get_info(self->dev, &info));
-	ASSERT_EQ(0, kmig_param_read("force_unmap_rearm", self->saved_force,
-				     sizeof(self->saved_force)));
-	if (variant->rearm == KMIG_REARM_WP &&
-	    !(info.features & KMIG_FEAT_WP_HELPERS))
-		SETUP_SKIP("kernel lacks CONFIG_MAPPING_DIRTY_HELPERS (wp_shared_mapping_range not exported)");
-	ASSERT_EQ(0, kmig_param_write("force_unmap_rearm",
-				      variant->rearm == KMIG_REARM_UNMAP ? "Y" : "N"));
+	ret = kmig_select_rearm(self->dev, variant->rearm, self->saved_force,
+				sizeof(self->saved_force));
+	if (ret == -EOPNOTSUPP)
+		SETUP_SKIP(KMIG_NO_WP_HELPERS);
+	ASSERT_EQ(0, ret);
 	self->fd = kmig_mem_create_flags(self->dev, NPAGES * self->ps,
 					 variant->large ? KMIG_MEM_CREATE_LARGE : 0);
 	ASSERT_LE(0, self->fd);

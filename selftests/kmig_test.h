@@ -182,6 +182,31 @@ static inline int kmig_dmesg_splats(void)
 	return hits;
 }
 
+#define KMIG_NO_WP_HELPERS	"kernel lacks CONFIG_MAPPING_DIRTY_HELPERS (wp_shared_mapping_range not exported)"
+
+/*
+ * Make the module re-arm by @rearm (KMIG_REARM_*) with force_unmap_rearm,
+ * after saving the parameter's value in @saved for the teardown. Returns 0,
+ * -EOPNOTSUPP if @rearm is KMIG_REARM_WP and the kernel has no write-protect
+ * helpers (KMIG_NO_WP_HELPERS says why), or -errno.
+ */
+static inline int kmig_select_rearm(int dev, int rearm, char *saved,
+				    size_t len)
+{
+	struct kmig_info info;
+	int ret;
+
+	ret = kmig_get_info(dev, &info);
+	if (!ret)
+		ret = kmig_param_read("force_unmap_rearm", saved, len);
+	if (ret)
+		return ret;
+	if (rearm == KMIG_REARM_WP && !(info.features & KMIG_FEAT_WP_HELPERS))
+		return -EOPNOTSUPP;
+	return kmig_param_write("force_unmap_rearm",
+				rearm == KMIG_REARM_UNMAP ? "Y" : "N");
+}
+
 /* The state letter of a thread of this process ('S', 'D', ...), or 0. */
 static inline char kmig_thread_state(pid_t tid)
 {

@@ -130,18 +130,29 @@ static int set_failure(struct kmig_hs_result *res, uint32_t reason, uint32_t by,
 	return res->status;
 }
 
+/* set_failure() with a formatted text. */
+KMIG_HS_PRINTF(5, 0)
+static int vfailf(struct kmig_hs_result *res, uint32_t reason, uint32_t by,
+		  int err, const char *fmt, va_list ap)
+{
+	char text[KMIG_HS_REASON_MAX + 1];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	kmig_text_truncate(text, KMIG_HS_REASON_MAX);
+	return set_failure(res, reason, by, err, text);
+}
+
 /* A failure detected here that the peer is not told about. */
 KMIG_HS_PRINTF(4, 5)
 static int fail(struct hs *hs, uint32_t reason, int err, const char *fmt, ...)
 {
-	char text[KMIG_HS_REASON_MAX + 1];
 	va_list ap;
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	ret = vfailf(hs->res, reason, hs->role, err, fmt, ap);
 	va_end(ap);
-	kmig_text_truncate(text, KMIG_HS_REASON_MAX);
-	return set_failure(hs->res, reason, hs->role, err, text);
+	return ret;
 }
 
 /*
@@ -392,14 +403,13 @@ static int recv_msg(struct hs *hs, uint16_t expect)
 int kmig_hs_failf(struct kmig_hs_result *res, uint32_t reason, uint32_t by,
 		  int err, const char *fmt, ...)
 {
-	char text[KMIG_HS_REASON_MAX + 1];
 	va_list ap;
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	ret = vfailf(res, reason, by, err, fmt, ap);
 	va_end(ap);
-	kmig_text_truncate(text, KMIG_HS_REASON_MAX);
-	return set_failure(res, reason, by, err, text);
+	return ret;
 }
 
 int kmig_hs_opts_get(const struct kmig_hs_opts *opts, uint32_t role,
