@@ -53,7 +53,8 @@
  *
  * @tracking is written under @lock and read under the page lock in
  * page_mkwrite. A page_mkwrite racing with TRACK_STOP may leave a stale bit,
- * which the next TRACK_START resets. TRACK_START sets @tracking before it
+ * which the next TRACK_START resets; it may even set its bit during that
+ * reset, which kmig_dirty_reset() allows for (dirty.c). TRACK_START sets @tracking before it
  * write-protects the pages under their page locks, so no page_mkwrite that
  * saw the old value can still be installing a writable PTE afterwards.
  *
