@@ -248,8 +248,19 @@ static void *vcpu_thread(void *arg)
 		}
 		if (v->run->exit_reason != KVM_EXIT_IO ||
 		    v->run->io.port != IO_PORT) {
-			fprintf(stderr, "kmig-vmm: unexpected exit %u\n",
-				v->run->exit_reason);
+			struct kvm_regs r = { 0 };
+
+			/* What the guest did, for the report: rare, and so far
+			 * only under nested virtualization in TCG. */
+			ioctl(v->vcpu, KVM_GET_REGS, &r);
+			fprintf(stderr, "kmig-vmm: unexpected exit %u at rip %#llx",
+				v->run->exit_reason, (unsigned long long)r.rip);
+			if (v->run->exit_reason == KVM_EXIT_MMIO)
+				fprintf(stderr, " (MMIO %s of %u bytes at %#llx)",
+					v->run->mmio.is_write ? "write" : "read",
+					v->run->mmio.len,
+					(unsigned long long)v->run->mmio.phys_addr);
+			fprintf(stderr, "\n");
 			exit(1);
 		}
 		v->exits++;
