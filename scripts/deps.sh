@@ -10,7 +10,7 @@ PKGS="build-essential bc bison flex libelf-dev libssl-dev kmod cpio xz-utils
       gzip qemu-system-x86 busybox-static sparse linux-source-6.1
       linux-image-amd64 linux-headers-amd64
       linux-image-cloud-amd64 linux-headers-cloud-amd64
-      clang llvm python3 iproute2 liburing-dev"
+      clang llvm python3 iproute2 liburing-dev libjson-c-dev"
 
 missing=""
 for p in $PKGS; do

@@ -4,6 +4,7 @@
  *
  *   kmigctl info [--json]
  *   kmigctl handshake --listen [ADDR:]PORT | --connect HOST:PORT [options]
+ *   kmigctl qemu send|receive --qmp SOCKET ... (qemu.c)
  *
  * Exit status: 0 success, 1 handshake refused or failed, 2 usage error,
  * 3 environment error (module missing, cannot connect, bad key file).
@@ -27,17 +28,13 @@
 #include <unistd.h>
 
 #include "libkmig.h"
-
-#define EXIT_REFUSED	1
-#define EXIT_USAGE	2
-#define EXIT_ENV	3
+#include "kmigctl.h"
 
 #define KMIGCTL_VERSION	LIBKMIG_VERSION_STRING
 
-static const char *prog = "kmigctl";
+const char *prog = "kmigctl";
 
-__attribute__((format(printf, 1, 2)))
-static void errmsg(const char *fmt, ...)
+void errmsg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -52,7 +49,7 @@ static void errmsg(const char *fmt, ...)
  * Parsing helpers
  */
 
-static bool parse_u64(const char *s, uint64_t *out)
+bool parse_u64(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
@@ -67,7 +64,7 @@ static bool parse_u64(const char *s, uint64_t *out)
 	return true;
 }
 
-static bool parse_u32(const char *s, uint32_t *out)
+bool parse_u32(const char *s, uint32_t *out)
 {
 	uint64_t v;
 
@@ -77,7 +74,7 @@ static bool parse_u32(const char *s, uint32_t *out)
 	return true;
 }
 
-static bool parse_ms(const char *s, int *out)
+bool parse_ms(const char *s, int *out)
 {
 	uint32_t v;
 
@@ -88,7 +85,7 @@ static bool parse_ms(const char *s, int *out)
 }
 
 /* "4096", "64K", "1G" (binary multiples). */
-static bool parse_size(const char *s, uint64_t *out)
+bool parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	unsigned int shift = 0;
@@ -239,7 +236,7 @@ static void json_names(FILE *f, uint64_t mask, const char *(*name)(unsigned int)
  * kmigctl info
  */
 
-static int open_device(void)
+int open_device(void)
 {
 	int fd = kmig_open();
 
@@ -414,7 +411,7 @@ static void usage_handshake(FILE *f)
 		prog, KMIG_HS_DEFAULT_TIMEOUT_MS, KMIG_LISTEN_DEFAULT_MAX_REJECTS);
 }
 
-static int64_t now_ms(void)
+int64_t now_ms(void)
 {
 	struct timespec ts;
 
@@ -550,7 +547,8 @@ static int connect_one(const struct sockaddr *sa, socklen_t len, int timeout_ms,
 	return fd;
 }
 
-static int do_connect(const struct hs_args *a, char *peer, size_t peerlen)
+int kmigctl_connect(const char *target, int timeout_ms, char *peer,
+		    size_t peerlen)
 {
 	char host[256], port[16];
 	struct sockaddr_storage ss;
@@ -559,13 +557,13 @@ static int do_connect(const struct hs_args *a, char *peer, size_t peerlen)
 	uint32_t portnum;
 	int fd = -1, err = 0, r;
 
-	if (!split_hostport(a->connect, host, sizeof(host), port, sizeof(port)) ||
+	if (!split_hostport(target, host, sizeof(host), port, sizeof(port)) ||
 	    !parse_u32(port, &portnum) || portnum == 0 || portnum > 65535) {
-		errmsg("--connect: expected HOST:PORT, got '%s'", a->connect);
+		errmsg("expected HOST:PORT, got '%s'", target);
 		return -EXIT_USAGE;
 	}
 	if (numeric_addr(host, (uint16_t)portnum, &ss, &len)) {
-		fd = connect_one((struct sockaddr *)&ss, len, a->timeout_ms, &err);
+		fd = connect_one((struct sockaddr *)&ss, len, timeout_ms, &err);
 		if (fd >= 0)
 			addr_str((struct sockaddr *)&ss, peer, peerlen);
 	} else {
@@ -577,14 +575,14 @@ static int do_connect(const struct hs_args *a, char *peer, size_t peerlen)
 			return -EXIT_ENV;
 		}
 		for (p = ai; p && fd < 0; p = p->ai_next) {
-			fd = connect_one(p->ai_addr, p->ai_addrlen, a->timeout_ms, &err);
+			fd = connect_one(p->ai_addr, p->ai_addrlen, timeout_ms, &err);
 			if (fd >= 0)
 				addr_str(p->ai_addr, peer, peerlen);
 		}
 		freeaddrinfo(ai);
 	}
 	if (fd < 0) {
-		errmsg("connect to %s: %s%s", a->connect, strerror(err),
+		errmsg("connect to %s: %s%s", target, strerror(err),
 		       err == ECONNREFUSED ? " (is the peer listening?)" : "");
 		return -EXIT_ENV;
 	}
@@ -1028,7 +1026,7 @@ static int cmd_handshake(int argc, char **argv)
 		ret = do_listen(&a, offer, a.key_file ? key : NULL, res);
 		goto out;
 	}
-	fd = do_connect(&a, peer, sizeof(peer));
+	fd = kmigctl_connect(a.connect, a.timeout_ms, peer, sizeof(peer));
 	if (fd < 0) {
 		ret = -fd;
 		goto out;
@@ -1077,6 +1075,7 @@ static const struct command {
 } commands[] = {
 	{ "info", cmd_info, "show what the loaded kmig module supports" },
 	{ "handshake", cmd_handshake, "run the migration handshake alone, for diagnosis" },
+	{ "qemu", cmd_qemu, "migrate a stock QEMU guest whose RAM is on kmig files" },
 	{ "help", cmd_help, "show this help" },
 };
 

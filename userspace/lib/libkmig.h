@@ -435,6 +435,16 @@ struct kmig_migrate_params {
 					 * progress this long fails: socket
 					 * timeouts, TCP_USER_TIMEOUT and
 					 * keepalive; default 30000 */
+	/*
+	 * Added after io_timeout_ms (the struct grew; no new symbol): source only,
+	 * optional. Called once the destination said READY (it holds the
+	 * whole memory) and before GO, with the guest paused: the last step
+	 * that may still fail safely, such as a VMM sending its own device
+	 * state (kmigctl qemu: QEMU's migrate-continue). A non-zero return
+	 * (a negative errno) fails the switch-over as before GO: the stream
+	 * is aborted and ops->resume runs. Needs KMIG_HS_CAP_COMMIT.
+	 */
+	int (*before_go)(void *opaque);
 };
 
 #define KMIG_MIGRATE_PARAMS(name, ...)					\

@@ -373,6 +373,8 @@ static int commit_source(int sock, const struct kmig_migrate_params *prm,
 	else if (st)
 		ret = fail(res, st, "the destination cannot run the guest: %s",
 			   strerror(-st));
+	else if (prm->before_go && (ret = prm->before_go(opaque)))
+		fail(res, ret, "the step before GO failed: %s", strerror(-ret));
 	else if (!test_fault("drop-go"))
 		ret = send_msg(sock, KMIG_GO_MAGIC, 0, 0);
 	if (ret) {
@@ -428,6 +430,9 @@ int kmig_migrate_source(int devfd, int sock, const struct kmig_hs_result *hs,
 		return fail(res, -EINVAL, "invalid arguments");
 	res->version = hs->version;
 	res->caps = hs->caps;
+	if (prm.before_go && !(hs->caps & KMIG_HS_CAP_COMMIT))
+		return fail(res, -EOPNOTSUPP,
+			    "a step before GO needs the commit protocol, which the destination does not speak");
 	if (ops->save_state && !(hs->caps & KMIG_CAP_BLOBS))
 		return fail(res, -EOPNOTSUPP,
 			    "device state needs the blobs capability, which the hosts did not agree on");
