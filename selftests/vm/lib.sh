@@ -100,7 +100,12 @@ vm_prepare() {
 	make -s -C "$TOP" selftests >&2 || return 1
 	ko=$(build_module) || { echo "module build for $KVER failed" >&2; return 1; }
 	vmroot=$(stage_vm_root) || { echo "static userspace build failed" >&2; return 1; }
+	# Stock QEMU and its Linux guest (Debian's generic kernel) for
+	# kmig_qemu.sh, whatever kernel the VM itself boots.
+	gk=$(kernel_release generic) &&
+		"$TOP"/selftests/vm/qemu-root.sh "$BUILD/vm-qemu" "/boot/vmlinuz-$gk" ||
+		{ echo "staging QEMU for the VM failed" >&2; return 1; }
 	mkdir -p "$2"
 	"$TOP"/selftests/vm/mkinitrd.sh "$ko" "$BUILD/selftests" "$KSFT" \
-		"$2/initrd.gz" "$vmroot"
+		"$2/initrd.gz" "$vmroot" "$BUILD/vm-qemu"
 }

@@ -65,7 +65,7 @@ struct agent {
 	/* source */
 	const char *qemu_uri;
 	uint64_t stop_us;		/* QEMU's STOP event */
-	bool continued;			/* migrate-continue was sent */
+	char qemu_status[QMP_STATUS_MAX];	/* QEMU's run state at the end */
 	/* destination */
 	const char *hold;		/* KMIG_TEST_QEMU_HOLD */
 	uint64_t resume_us;		/* QEMU's RESUME event */
@@ -384,7 +384,6 @@ static int source_continue(void *opaque)
 
 	json_object_object_add(args, "state", json_object_new_string("pre-switchover"));
 	ret = qmp_call(&a->qmp, "migrate-continue", args, NULL, QMP_TIMEOUT_MS);
-	a->continued = !ret;
 	if (!ret)
 		ret = qmp_wait_migration(&a->qmp, end, st, sizeof(st), 60000);
 	if (!ret && strcmp(st, "completed")) {
@@ -427,6 +426,8 @@ static void print_summary(struct agent *a, const struct kmig_migrate_result *r,
 		json_object_object_add(o, "downtime_ms",
 				       json_object_new_double(downtime_ms));
 		json_object_object_add(o, "stop_us", json_object_new_uint64(a->stop_us));
+		json_object_object_add(o, "qemu_status",
+				       json_object_new_string(a->qemu_status));
 		json_object_object_add(o, "resume_us",
 				       json_object_new_uint64(a->resume_us));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -450,6 +451,7 @@ static void print_summary(struct agent *a, const struct kmig_migrate_result *r,
 		if (!r->status)
 			printf("  downtime:            %.1f ms (QEMU's STOP to the destination's resume)\n",
 			       downtime_ms);
+		printf("  source QEMU:         %s\n", a->qemu_status);
 	}
 	printf("  total time:          %.1f ms\n", r->total_ns / 1e6);
 	fflush(stdout);
@@ -756,17 +758,16 @@ static int qemu_send(int argc, char **argv)
 	if (co.key)
 		hs_opts.key = &key;
 
-	dev = open_device();
-	if (dev < 0)
-		return EXIT_ENV;
 	ret = qmp_open(&a.qmp, co.qmp, "the source QEMU", QMP_TIMEOUT_MS);
 	if (ret) {
 		errmsg("%s", a.qmp.error);
-		close(dev);
 		return EXIT_ENV;
 	}
 	ret = EXIT_ENV;
 	if (find_ram(&a))
+		goto out;
+	dev = open_device();
+	if (dev < 0)
 		goto out;
 	if (qmp_migration_status(&a.qmp, st, sizeof(st)) ||
 	    !strcmp(st, "active") || !strcmp(st, "pre-switchover") ||
@@ -808,6 +809,11 @@ static int qemu_send(int argc, char **argv)
 	}
 	if (!ret)
 		downtime_ms = (wall_us() - a.stop_us) / 1e3;
+	if (!qmp_call(&a.qmp, "query-status", NULL, &r, QMP_TIMEOUT_MS)) {
+		snprintf(a.qemu_status, sizeof(a.qemu_status), "%s",
+			 json_object_get_string(json_object_object_get(r, "status")));
+		json_object_put(r);
+	}
 	print_summary(&a, &res, qemu_bytes, downtime_ms);
 	if (ret == KMIG_MIGRATE_OUTCOME_UNKNOWN)
 		ret = 4;
@@ -818,7 +824,8 @@ out:
 		close(sock);
 	close_ram(&a);
 	qmp_close(&a.qmp);
-	close(dev);
+	if (dev >= 0)
+		close(dev);
 	if (co.key)
 		kmig_key_clear(&key);
 	return ret;
@@ -937,20 +944,17 @@ static int qemu_receive(int argc, char **argv)
 	}
 	if (co.key)
 		hs_opts.key = &key;
-	dev = open_device();
-	if (dev < 0) {
-		close(lfd);
-		return EXIT_ENV;
-	}
 	ret = qmp_open(&a.qmp, co.qmp, "the destination QEMU", QMP_TIMEOUT_MS);
 	if (ret) {
 		errmsg("%s", a.qmp.error);
 		close(lfd);
-		close(dev);
 		return EXIT_ENV;
 	}
 	ret = EXIT_ENV;
 	if (find_ram(&a))
+		goto out;
+	dev = open_device();
+	if (dev < 0)
 		goto out;
 	if (destination_prepare(&a) || qmp_set_caps(&a.qmp, caps, true)) {
 		say(&a, "%s", a.qmp.error);
@@ -1022,7 +1026,8 @@ out:
 		close(a.data_sock);
 	close_ram(&a);
 	qmp_close(&a.qmp);
-	close(dev);
+	if (dev >= 0)
+		close(dev);
 	if (co.key)
 		kmig_key_clear(&key);
 	return ret;

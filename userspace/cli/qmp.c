@@ -180,10 +180,12 @@ int qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
 	json_object_object_add(req, "execute", json_object_new_string(cmd));
 	if (args)
 		json_object_object_add(req, "arguments", args);
+	/* One command per line, as QEMU's own tools send them. */
 	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	len = strlen(text);
+	len = strlen(text) + 1;
 	while (off < len) {
-		ssize_t n = send(q->fd, text + off, len - off, MSG_NOSIGNAL);
+		ssize_t n = send(q->fd, off < len - 1 ? text + off : "\n",
+				 off < len - 1 ? len - 1 - off : 1, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -404,6 +404,78 @@ t_libkmig_so_exports() {
 		fail "kmig_listen_handshake not in LIBKMIG_0.3"
 }
 
+
+# kmigctl qemu against a fake QMP server (fake_qmp.py): each unusable or
+# malformed answer ends the agent with exit 3 and a reason, before it
+# touches /dev/kmig.
+FAKE_QMP=$(dirname "$0")/fake_qmp.py
+
+qemu_agent() {	# SCENARIO MEM_PATH ROLE: runs the agent, sets QRC
+	: > "$T/q.err"
+	python3 "$FAKE_QMP" "$T/qmp.sock" "$1" "$2" 2>"$T/fake.err" &
+	local fpid=$!
+	for _ in $(seq 1 50); do [ -S "$T/qmp.sock" ] && break; sleep 0.1; done
+	if [ "$3" = receive ]; then
+		timeout 30 "$K" qemu receive --qmp "$T/qmp.sock" --listen 127.0.0.1:0 \
+			--vm-id vm1 >"$T/q.out" 2>"$T/q.err"
+	else
+		timeout 30 "$K" qemu send --qmp "$T/qmp.sock" --to 127.0.0.1:1 \
+			--qemu-uri tcp:127.0.0.1:2 --vm-id vm1 >"$T/q.out" 2>"$T/q.err"
+	fi
+	QRC=$?
+	kill $fpid 2>/dev/null
+	wait $fpid 2>/dev/null
+	rm -f "$T/qmp.sock"
+}
+
+qemu_refused() {	# SCENARIO TEXT [ROLE]
+	command -v python3 >/dev/null || { SKIP="no python3"; return 0; }
+	qemu_agent "$1" "$T/ram" "${3:-send}"
+	[ $QRC -eq 3 ] || fail "exit $QRC, expected 3" || return 1
+	grep -qF -- "$2" "$T/q.out" "$T/q.err" || fail "no message: $2"
+}
+
+t_kmigctl_qemu_usage() {
+	"$K" qemu >"$T/u.out" 2>"$T/u.err"
+	[ $? -eq 2 ] || fail "bare 'qemu': not a usage error" || return 1
+	"$K" qemu send --qmp /x --to 1.2.3.4:5 >"$T/u.out" 2>"$T/u.err"
+	[ $? -eq 2 ] || fail "send without --qemu-uri/--vm-id: not a usage error" || return 1
+	"$K" qemu receive --qmp /x --vm-id v >"$T/u.out" 2>"$T/u.err"
+	[ $? -eq 2 ] || fail "receive without --listen: not a usage error" || return 1
+	"$K" qemu send --qmp /x --to h:1 --qemu-uri u --vm-id v --policy maybe >"$T/u.out" 2>"$T/u.err"
+	[ $? -eq 2 ] || fail "bad --policy: not a usage error" || return 1
+	"$K" qemu receive --qmp /x --listen 1 --vm-id v --on-failure later >"$T/u.out" 2>"$T/u.err"
+	[ $? -eq 2 ] || fail "bad --on-failure: not a usage error" || return 1
+	"$K" qemu send --help | grep -q "qemu send --qmp SOCKET" || fail "no help"
+}
+
+t_kmigctl_qemu_no_qmp_socket() {
+	"$K" qemu send --qmp "$T/none.sock" --to 127.0.0.1:1 --qemu-uri tcp:x:1 \
+		--vm-id v >"$T/q.out" 2>"$T/q.err"
+	local rc=$?
+	[ $rc -eq 3 ] || fail "exit $rc, expected 3" || return 1
+	has "$T/q.err" "cannot connect to $T/none.sock"
+}
+
+t_kmigctl_qemu_qmp_closed() { qemu_refused close "closed its QMP socket"; }
+t_kmigctl_qemu_qmp_closed_mid_command() { qemu_refused closemid "closed its QMP socket"; }
+t_kmigctl_qemu_qmp_no_greeting() { qemu_refused nogreeting "does not greet like QMP"; }
+t_kmigctl_qemu_qmp_garbage() { qemu_refused garbage "not a JSON object"; }
+t_kmigctl_qemu_qmp_huge_line() { qemu_refused hugeline "sent a line over"; }
+t_kmigctl_qemu_qmp_error_reply() { qemu_refused capserror "refused qmp_capabilities: GenericError: no capabilities for you"; }
+t_kmigctl_qemu_ram_memfd() { qemu_refused memfd "is memory-backend-memfd, not memory-backend-file"; }
+t_kmigctl_qemu_ram_not_shared() { qemu_refused noshare "needs share=on"; }
+t_kmigctl_qemu_ram_no_backend() { qemu_refused nobackend "QEMU has no memory backend"; }
+t_kmigctl_qemu_ram_not_kmigfs() {
+	: > "$T/ram"
+	qemu_refused file "is not on a kmig file system"
+}
+t_kmigctl_qemu_events_skipped() {
+	# Events between answers are skipped: it gets as far as the RAM check.
+	: > "$T/ram"
+	qemu_refused events "is not on a kmig file system" receive
+}
+
 for t in t_kmigctl_help t_kmigctl_version t_kmigctl_unknown_command t_kmigctl_no_arguments t_kmigctl_usage_errors \
 	 t_kmigctl_info_without_module t_kmigctl_handshake_without_module t_kmigctl_handshake_success \
 	 t_kmigctl_handshake_disjoint_refused t_kmigctl_handshake_json t_kmigctl_handshake_json_refusal \
@@ -413,7 +485,12 @@ for t in t_kmigctl_help t_kmigctl_version t_kmigctl_unknown_command t_kmigctl_no
 	 t_kmigctl_silent_peer_times_out t_kmigctl_other_protocol_refused t_kmigctl_accept_timeout \
 	 t_kmigctl_listen_wrong_key_then_good t_kmigctl_listen_wrong_vm_then_good \
 	 t_kmigctl_listen_reject_bound t_kmigctl_listen_address \
-	 t_kmigctl_connect_refused t_libkmig_so_exports; do
+	 t_kmigctl_connect_refused t_libkmig_so_exports \
+	 t_kmigctl_qemu_usage t_kmigctl_qemu_no_qmp_socket t_kmigctl_qemu_qmp_closed \
+	 t_kmigctl_qemu_qmp_closed_mid_command t_kmigctl_qemu_qmp_no_greeting \
+	 t_kmigctl_qemu_qmp_garbage t_kmigctl_qemu_qmp_huge_line t_kmigctl_qemu_qmp_error_reply \
+	 t_kmigctl_qemu_ram_memfd t_kmigctl_qemu_ram_not_shared t_kmigctl_qemu_ram_no_backend \
+	 t_kmigctl_qemu_ram_not_kmigfs t_kmigctl_qemu_events_skipped; do
 	run_test "$t"
 done
 echo "1..$n"

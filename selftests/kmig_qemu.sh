@@ -1,0 +1,265 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Stock QEMU (Debian's qemu-system-x86 7.2) migrates a running Linux guest
+# between two hosts (network namespaces joined by veth) while kmig carries
+# its RAM: each QEMU keeps guest RAM on a file of its host's kmig file
+# system, "kmigctl qemu send/receive" are the agents (Documentation/qemu.rst).
+# The guest (Debian's 6.1 kernel, busybox, selftests/vm/guest-load.c) keeps
+# rewriting a buffer and checks it before each pass.
+# TAP output, one case per scenario.
+
+ksft_skip=4
+cd "$(dirname "$0")"
+QEMU=${KMIG_QEMU:-/usr/bin/qemu-system-x86_64}
+# The installed, dynamically linked kmigctl (with json-c), as operators run it.
+KMIGCTL=${KMIGCTL:-/usr/sbin/kmigctl}
+GUEST=/qemu-guest
+. ./kmig_hosts.sh
+
+skip() {
+	echo "1..0 # SKIP $1"
+	exit $ksft_skip
+}
+[ -x "$QEMU" ] && [ -f $GUEST/vmlinuz ] || skip "no QEMU or guest kernel in this root (selftests/vm/qemu-root.sh)"
+grep -qw kmig /proc/filesystems || skip "the kmig file system is not registered"
+hosts_up || skip "cannot build two hosts (veth, unshare)"
+
+if [ -c /dev/kvm ]; then
+	accel="-accel kvm -cpu host"
+	echo "# QEMU guests run under KVM (nested in this VM)"
+else
+	accel="-accel tcg"
+	echo "# QEMU guests run under TCG: /dev/kvm is absent"
+fi
+
+mkdir -p /tmp/kfs-a /tmp/kfs-b
+mount -t kmig -o mode=0700 none /tmp/kfs-a && mount -t kmig none /tmp/kfs-b ||
+	skip "cannot mount the kmig file system"
+cleanup() {
+	for p in $(cat /tmp/kq.pids 2>/dev/null); do
+		kill -9 "$p" 2>/dev/null
+	done
+	sleep 1
+	umount /tmp/kfs-a /tmp/kfs-b
+	hosts_down
+}
+trap cleanup EXIT
+: > /tmp/kq.pids
+
+n=0
+fail=0
+result() { # name status
+	n=$((n + 1))
+	if [ "$2" = 0 ]; then
+		echo "ok $n $1"
+	else
+		echo "not ok $n $1"
+		fail=1
+	fi
+}
+show() { [ -f "$1" ] && sed 's/^/# /' "$1"; }
+bad() { echo "# $1: $2"; ok=1; }
+
+RAM=128M
+RAM_BYTES=$((128 << 20))
+
+# qemu HOST NAME LOAD MIB [ARGS...]: start a QEMU on HOST (a or b) whose
+# guest RAM is /tmp/kfs-HOST/NAME; QMP on /tmp/NAME.HOST.qmp, the guest's
+# console in /tmp/NAME.HOST.serial.
+qemu() {
+	h=$1 name=$2 load=$3 mib=$4
+	shift 4
+	rm -f /tmp/kfs-$h/$name /tmp/$name.$h.qmp /tmp/$name.$h.serial
+	on $h $QEMU $accel -m $RAM -smp 1 -nodefaults -no-user-config \
+		-display none \
+		-object memory-backend-file,id=ram0,size=$RAM,mem-path=/tmp/kfs-$h/$name,share=on \
+		-machine pc,memory-backend=ram0 \
+		-kernel $GUEST/vmlinuz -initrd $GUEST/initrd.gz \
+		-append "console=ttyS0 quiet panic=-1 kmig.load=$load kmig.mib=$mib" \
+		-serial file:/tmp/$name.$h.serial \
+		-qmp unix:/tmp/$name.$h.qmp,server=on,wait=off "$@" \
+		2>/tmp/$name.$h.err &
+	echo $! >> /tmp/kq.pids
+	eval "qemu_$h=$!"
+}
+
+# Highest pass the guest on HOST printed, 0 if none.
+last_pass() {
+	sed -n 's/^guest-load: pass \([0-9]*\) ok.*/\1/p' /tmp/$1.$2.serial 2>/dev/null |
+		tail -1 | grep . || echo 0
+}
+
+# wait_passes NAME HOST ABOVE N: until the guest printed N passes above
+# ABOVE, or failed, or 180 s. Progress every 20 s.
+wait_passes() {
+	for i in $(seq 1 180); do
+		grep -q FAILED /tmp/$1.$2.serial 2>/dev/null && return 1
+		[ "$(last_pass $1 $2)" -ge $(($3 + $4)) ] && return 0
+		[ $((i % 20)) = 0 ] && echo "# $1: waiting for the guest on $2 ($(last_pass $1 $2) passes)"
+		sleep 1
+	done
+	return 1
+}
+
+# json FILE EVENT KEY: a value from the agent's --json output
+json() {
+	grep "\"event\":\"$2\"" "$1" | tail -1 |
+		sed -n "s/.*\"$3\":\"\{0,1\}\([^,\"}]*\).*/\1/p"
+}
+
+# migrate NAME LOAD MIB SRC_OPTS DST_OPTS [DST_ENV]: boot the source guest,
+# start the destination QEMU waiting, run both agents. Sets src_rc, dst_rc.
+migrate() {
+	name=$1 load=$2 mib=$3 src_opts=$4 dst_opts=$5 dst_env=$6
+	qemu a $name $load $mib
+	qemu b $name $load $mib -incoming defer
+	if ! wait_passes $name a 0 3; then
+		echo "# $name: the source guest did not start"
+		show /tmp/$name.a.serial
+		show /tmp/$name.a.err
+	fi
+	env $dst_env timeout 300 nsenter -t "$HOST_B" -n $KMIGCTL qemu receive \
+		--qmp /tmp/$name.b.qmp --listen 7300 --vm-id $name \
+		--qemu-incoming tcp:0.0.0.0:4444 --accept-timeout 60000 --json \
+		$dst_opts >/tmp/$name.dst 2>&1 &
+	dst=$!
+	echo $dst >> /tmp/kq.pids
+	sleep 1
+	on a timeout 300 $KMIGCTL qemu send --qmp /tmp/$name.a.qmp \
+		--to 10.77.0.2:7300 --qemu-uri tcp:10.77.0.2:4444 --vm-id $name \
+		--json $src_opts >/tmp/$name.src 2>&1 &
+	src=$!
+	echo $src >> /tmp/kq.pids
+}
+
+finish() {
+	wait $src
+	src_rc=$?
+	wait $dst
+	dst_rc=$?
+}
+
+# kill_qemu HOST NAME [SIGNAL]
+kill_qemu() {
+	pkill -${3:-TERM} -f "mem-path=/tmp/kfs-$1/$2," 2>/dev/null
+}
+
+stop_qemus() {
+	kill_qemu a $1
+	kill_qemu b $1
+	wait $qemu_a $qemu_b 2>/dev/null
+	rm -f /tmp/kfs-a/$1 /tmp/kfs-b/$1
+}
+
+details() {
+	echo "# --- source agent"; show /tmp/$1.src
+	echo "# --- destination agent"; show /tmp/$1.dst
+	echo "# --- source guest (tail)"; tail -3 /tmp/$1.a.serial | sed 's/^/# /'
+	echo "# --- destination guest (tail)"; tail -3 /tmp/$1.b.serial 2>/dev/null | sed 's/^/# /'
+	show /tmp/$1.a.err
+	show /tmp/$1.b.err
+}
+
+# A successful migration: memory identical at the switch-over (both QEMUs
+# stopped: the destination agent holds before "cont"), QEMU moved under 1%
+# of the RAM, the source ends in postmigrate, the guest goes on at the
+# destination with its self-check passing.
+good_migration() { # NAME LOAD MIB SRC_OPTS
+	name=$1
+	ok=0
+	migrate $1 $2 $3 "$4" "" "KMIG_TEST_QEMU_HOLD=/tmp/$1.hold"
+	for i in $(seq 1 300); do
+		[ -f /tmp/$name.hold.held ] && break
+		kill -0 $src 2>/dev/null || break
+		sleep 1
+	done
+	if [ -f /tmp/$name.hold.held ]; then
+		cmp /tmp/kfs-a/$name /tmp/kfs-b/$name >/tmp/$name.cmp 2>&1 ||
+			bad $name "guest RAM differs at the switch-over: $(cat /tmp/$name.cmp)"
+	else
+		bad $name "the destination never reached the switch-over"
+	fi
+	src_last=$(last_pass $name a)
+	touch /tmp/$name.hold.go
+	finish
+	[ $src_rc = 0 ] || bad $name "source agent exit $src_rc"
+	[ $dst_rc = 0 ] || bad $name "destination agent exit $dst_rc"
+	qb=$(json /tmp/$name.src summary qemu_bytes)
+	[ -n "$qb" ] && [ "$qb" -lt $((RAM_BYTES / 100)) ] ||
+		bad $name "QEMU moved ${qb:-?} bytes of RAM, not under 1% of $RAM_BYTES"
+	st=$(json /tmp/$name.src summary qemu_status)
+	[ "$st" = postmigrate ] || bad $name "the source QEMU is '$st', not postmigrate"
+	wait_passes $name b "$src_last" 3 ||
+		bad $name "the guest did not go on at the destination (source pass $src_last, destination $(last_pass $name b))"
+	grep -q FAILED /tmp/$name.b.serial && bad $name "the guest's self-check failed"
+	grep -i warning /tmp/$name.a.err /tmp/$name.b.err && bad $name "QEMU warned"
+	echo "# $name: source pass $src_last, destination pass $(last_pass $name b), QEMU bytes $qb, downtime $(json /tmp/$name.src summary downtime_ms) ms, kmig rounds $(json /tmp/$name.src summary rounds)"
+	[ $ok = 0 ] || details $name
+	stop_qemus $name
+	return $ok
+}
+
+# A failed migration: the source agent fails with a reason, and the source
+# guest keeps running with its self-check passing.
+source_survives() { # NAME REASON_PATTERN
+	name=$1
+	ok=0
+	[ $src_rc = 1 ] || bad $name "source agent exit $src_rc, expected 1"
+	grep -q "$2" /tmp/$name.src || bad $name "no reason matching '$2'"
+	wait_passes $name a "$(last_pass $name a)" 3 ||
+		bad $name "the source guest did not keep running"
+	grep -q FAILED /tmp/$name.a.serial && bad $name "the source guest's self-check failed"
+	[ $ok = 0 ] || details $name
+	stop_qemus $name
+	return $ok
+}
+
+echo "TAP version 13"
+echo "1..7"
+
+good_migration qemu_idle idle 16 ""
+result qemu_idle_guest $?
+
+good_migration qemu_busy busy 32 "--downtime 1000 --max-rounds 20 --policy force"
+result qemu_busy_guest $?
+
+good_migration qemu_oldsrc busy 16 "--proto-max 1 --downtime 1000 --max-rounds 20 --policy force"
+grep -q '"version":1' /tmp/qemu_oldsrc.src || { echo "# not protocol 1"; false; }
+result qemu_protocol_window_source_v1 $?
+
+# Not convergent: a busy guest behind a low bandwidth cap fails cleanly.
+migrate qemu_slow busy 32 "--bw 1M --max-rounds 3 --policy fail" ""
+finish
+source_survives qemu_slow "did not converge"
+result qemu_no_convergence_fails_cleanly $?
+
+# No common protocol version: refused, with the reason.
+migrate qemu_window busy 16 "--proto-max 1" "--proto-min 2"
+finish
+source_survives qemu_window "no_common_version"
+result qemu_protocol_windows_disjoint_refused $?
+
+# The destination QEMU dies during pre-copy.
+migrate qemu_dstdie busy 32 "--bw 2M --max-rounds 50" ""
+for i in $(seq 1 120); do
+	grep -q '"event":"progress"' /tmp/qemu_dstdie.src && break
+	sleep 1
+done
+kill_qemu b qemu_dstdie KILL
+finish
+source_survives qemu_dstdie "failed"
+result qemu_destination_qemu_killed $?
+
+# The destination agent dies during pre-copy.
+migrate qemu_agentdie busy 32 "--bw 2M --max-rounds 50" ""
+for i in $(seq 1 120); do
+	grep -q '"event":"progress"' /tmp/qemu_agentdie.src && break
+	sleep 1
+done
+pkill -KILL -f 'qemu receive --qmp /tmp/qemu_agentdie'
+finish
+source_survives qemu_agentdie "failed"
+result qemu_destination_agent_killed $?
+
+exit $fail
