@@ -102,7 +102,8 @@ static long kmig_dev_get_info(void __user *uarg)
 	info.features = KMIG_FEAT_GET_INFO | KMIG_FEAT_MEM |
 			KMIG_FEAT_DIRTY_TRACK | KMIG_FEAT_SESSION |
 			KMIG_FEAT_SEND | KMIG_FEAT_RECV | KMIG_FEAT_MEM_LARGE |
-			KMIG_FEAT_MARK_DIRTY | KMIG_FEAT_HELD_DIRTY;
+			KMIG_FEAT_MARK_DIRTY | KMIG_FEAT_HELD_DIRTY |
+			KMIG_FEAT_FS;
 	if (KMIG_COMPAT_HAVE_WP)
 		info.features |= KMIG_FEAT_WP_HELPERS;
 	info.max_mem_size = kmig_max_mem_size();

@@ -2,7 +2,8 @@
 /*
  * kmig: kernel-assisted VM live migration.
  *
- * Module init and exit, the /dev/kmig misc device and the module parameters.
+ * Module init and exit (memory objects, the kmig filesystem, the /dev/kmig
+ * misc device) and the module parameters.
  */
 #include <linux/delay.h>
 #include <linux/fs.h>
@@ -178,15 +179,21 @@ static int __init kmig_init(void)
 	if (ret)
 		return ret;
 
-	ret = misc_register(&kmig_misc);
+	ret = kmigfs_init();
 	if (ret)
 		goto out_mem_exit;
+
+	ret = misc_register(&kmig_misc);
+	if (ret)
+		goto out_fs_exit;
 
 	pr_info("version %s, protocol %u..%u, re-arm by %s\n",
 		KMIG_MODULE_VERSION_STR, kmig_proto_min(), kmig_proto_max(),
 		KMIG_COMPAT_HAVE_WP ? "write-protect" : "unmap");
 	return 0;
 
+out_fs_exit:
+	kmigfs_exit();
 out_mem_exit:
 	kmig_mem_exit();
 	return ret;
@@ -195,6 +202,7 @@ out_mem_exit:
 static void __exit kmig_exit(void)
 {
 	misc_deregister(&kmig_misc);
+	kmigfs_exit();
 	kmig_mem_exit();
 }
 

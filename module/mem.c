@@ -2,15 +2,18 @@
 /*
  * Guest memory objects.
  *
- * Each object is a file on kmig's own pseudo filesystem with its own anon
- * inode, so that every mapping of it, in any process, shares one
+ * Each object belongs to one inode: an anon inode on kmig's own pseudo
+ * filesystem (KMIG_MEM_CREATE), or a regular file of a kmig filesystem
+ * (fs.c). Every mapping of it, in any process, shares that inode's
  * address_space: re-arming walks that mapping's VMAs by file offset.
  *
  * Pages are order-0, allocated on first fault and charged to the memory
- * cgroup of the task that faults them; with KMIG_MEM_CREATE_LARGE they come
- * in 64 KiB compound folios where the allocator has them. They are ordinary
- * refcounted pages (no VM_PFNMAP, no VM_IO), so GUP works for KVM, vhost and
- * O_DIRECT; a mapped page of a folio holds a reference on its folio.
+ * cgroup of the object's creator where the kernel lets a module do that
+ * (@memcg in mem.h), else to the task that faults them; with
+ * KMIG_MEM_CREATE_LARGE they come in 64 KiB compound folios where the
+ * allocator has them. They are ordinary refcounted pages (no VM_PFNMAP, no
+ * VM_IO), so GUP works for KVM, vhost and O_DIRECT; a mapped page of a folio
+ * holds a reference on its folio.
  * VM_DONTEXPAND stops mremap() from growing a mapping and, being in
  * VM_SPECIAL, keeps mlock() away from pages that are not on the LRU.
  */
@@ -26,22 +29,24 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 
 #include "kmig.h"
 #include "mem.h"
 
-#define KMIG_FS_MAGIC	0x6b6d6967	/* "kmig" */
+/* The internal pseudo filesystem of KMIG_MEM_CREATE's anon inodes. */
+#define KMIG_PSEUDO_MAGIC	0x6b6d6967	/* "kmig" */
 
 static struct vfsmount *kmig_mnt;
 
-static int kmig_fs_init_fs_context(struct fs_context *fc)
+static int kmig_pseudo_init_fs_context(struct fs_context *fc)
 {
-	return init_pseudo(fc, KMIG_FS_MAGIC) ? 0 : -ENOMEM;
+	return init_pseudo(fc, KMIG_PSEUDO_MAGIC) ? 0 : -ENOMEM;
 }
 
-static struct file_system_type kmig_fs_type = {
+static struct file_system_type kmig_pseudo_fs_type = {
 	.name			= "kmig_mem",
-	.init_fs_context	= kmig_fs_init_fs_context,
+	.init_fs_context	= kmig_pseudo_init_fs_context,
 	.kill_sb		= kill_anon_super,
 };
 
@@ -99,17 +104,10 @@ out_release:
 	return xa_load(&mem->pages, index);
 }
 
-/*
- * Return the page at @index, allocating it (or its folio) if needed. No
- * reference is taken: pages live as long as the object.
- */
-struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index)
+static struct page *kmig_mem_populate(struct kmig_mem *mem, pgoff_t index)
 {
 	struct page *page, *old;
 
-	page = xa_load(&mem->pages, index);
-	if (page)
-		return page;
 	if (mem->large) {
 		page = kmig_mem_populate_large(mem, index);
 		if (page)
@@ -134,9 +132,67 @@ struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index)
 	return page;
 }
 
+/*
+ * Return the page at @index, allocating it (or its folio) if needed, charged
+ * to the creator's memcg (@memcg in mem.h). No reference is taken: pages
+ * live as long as the object.
+ */
+struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index)
+{
+	struct mem_cgroup *old_memcg;
+	struct page *page;
+
+	page = xa_load(&mem->pages, index);
+	if (page)
+		return page;
+	if (!mem->memcg)
+		return kmig_mem_populate(mem, index);
+	old_memcg = kmig_compat_set_active_memcg(mem->memcg);
+	page = kmig_mem_populate(mem, index);
+	kmig_compat_set_active_memcg(old_memcg);
+	return page;
+}
+
+/*
+ * Copy the object's bytes from @pos on into @to: zeros for a page that was
+ * never populated, which stays unpopulated. Returns the bytes copied, 0 at
+ * the end, or -EFAULT if the first copy faulted.
+ */
+ssize_t kmig_mem_read(struct kmig_mem *mem, loff_t pos, struct iov_iter *to)
+{
+	u64 size = (u64)mem->npages << PAGE_SHIFT;
+	ssize_t done = 0;
+
+	while (pos >= 0 && pos < size && iov_iter_count(to)) {
+		size_t off = offset_in_page(pos), len = PAGE_SIZE - off, n;
+		struct page *page;
+
+		/* Pages are never removed while a file of the object is open. */
+		page = xa_load(&mem->pages, pos >> PAGE_SHIFT);
+		if (page)
+			n = copy_page_to_iter(page, off, len, to);
+		else
+			n = iov_iter_zero(len, to);
+		done += n;
+		pos += n;
+		if (n < len && iov_iter_count(to))
+			return done ? done : -EFAULT;
+		if (fatal_signal_pending(current))
+			break;
+		cond_resched();
+	}
+	return done;
+}
+
+/* A mapping exists only once its object does (kmig_mem_mmap()). */
+static struct kmig_mem *kmig_vma_mem(struct vm_area_struct *vma)
+{
+	return kmig_mem_of(file_inode(vma->vm_file));
+}
+
 static vm_fault_t kmig_mem_fault(struct vm_fault *vmf)
 {
-	struct kmig_mem *mem = vmf->vma->vm_file->private_data;
+	struct kmig_mem *mem = kmig_vma_mem(vmf->vma);
 	struct page *page;
 
 	if (vmf->pgoff >= mem->npages)
@@ -158,7 +214,7 @@ static vm_fault_t kmig_mem_fault(struct vm_fault *vmf)
  */
 static vm_fault_t kmig_mem_page_mkwrite(struct vm_fault *vmf)
 {
-	struct kmig_mem *mem = vmf->vma->vm_file->private_data;
+	struct kmig_mem *mem = kmig_vma_mem(vmf->vma);
 
 	lock_page(vmf->page);
 	kmig_mem_set_written(mem, vmf->pgoff);
@@ -182,7 +238,7 @@ static vm_fault_t kmig_mem_page_mkwrite(struct vm_fault *vmf)
 static int kmig_mem_mprotect(struct vm_area_struct *vma, unsigned long start,
 			     unsigned long end, unsigned long newflags)
 {
-	struct kmig_mem *mem = vma->vm_file->private_data;
+	struct kmig_mem *mem = kmig_vma_mem(vma);
 
 	if ((newflags & VM_WRITE) && !(vma->vm_flags & VM_WRITE))
 		unmap_mapping_pages(mem->mapping, linear_page_index(vma, start),
@@ -196,9 +252,13 @@ static const struct vm_operations_struct kmig_mem_vm_ops = {
 	.mprotect	= kmig_mem_mprotect,
 };
 
-static int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
+/*
+ * mmap() of a memory fd or a kmigfs file. A kmigfs file without an object
+ * (not sized yet) has no byte to map: -EINVAL, as for a range beyond the end.
+ */
+int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct kmig_mem *mem = file->private_data;
+	struct kmig_mem *mem = kmig_mem_of(file_inode(file));
 	unsigned long pages = vma_pages(vma);
 
 	/* A private mapping would copy on write behind the tracking's back. */
@@ -207,6 +267,8 @@ static int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma)
 	/* Guest RAM is data to the host; refuse to make it executable. */
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
+	if (!mem)
+		return -EINVAL;
 	if (vma->vm_pgoff >= mem->npages || pages > mem->npages - vma->vm_pgoff)
 		return -EINVAL;
 
@@ -242,11 +304,33 @@ static long kmig_mem_get_stats(struct kmig_mem *mem, void __user *uarg)
 	return kmig_copy_args_out(uarg, &st, sizeof(st));
 }
 
-static long kmig_mem_ioctl(struct file *file, unsigned int cmd,
-			   unsigned long arg)
+/*
+ * Ioctls of a memory fd or a kmigfs file. -ENODATA before a kmigfs file has
+ * an object. Everything but GET_STATS changes the object or what a migration
+ * sends from it, so it takes an fd open for writing (-EBADF otherwise, as for
+ * write(2)): a reader of a kmigfs file must not steal a migration's dirty
+ * bits. A memory fd is always open for writing.
+ */
+long kmig_mem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct kmig_mem *mem = file->private_data;
+	struct kmig_mem *mem = kmig_mem_of(file_inode(file));
 	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case KMIG_MEM_GET_STATS:
+		break;
+	case KMIG_MEM_TRACK_START:
+	case KMIG_MEM_TRACK_STOP:
+	case KMIG_MEM_HARVEST:
+	case KMIG_MEM_MARK_DIRTY:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
+		break;
+	default:
+		return -ENOIOCTLCMD;
+	}
+	if (!mem)
+		return -ENODATA;
 
 	switch (cmd) {
 	case KMIG_MEM_TRACK_START:
@@ -264,7 +348,8 @@ static long kmig_mem_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-static void kmig_mem_free(struct kmig_mem *mem)
+/* Free an object nothing can reach any more (see Lifetime in mem.h). */
+void kmig_mem_free(struct kmig_mem *mem)
 {
 	unsigned long index, next = 0;
 	struct page *page;
@@ -283,26 +368,38 @@ static void kmig_mem_free(struct kmig_mem *mem)
 	xa_destroy(&mem->pages);
 	kmig_dirty_free(&mem->dirty);
 	kvfree(mem->written);
+	if (mem->memcg)
+		kmig_compat_memcg_put(mem->memcg);
 	kfree(mem);
 }
 
-/* The last reference is gone: no mapping, no fd, no ioctl in flight. */
+/*
+ * The last reference to the only file of a KMIG_MEM_CREATE inode is gone: no
+ * mapping, no fd, no session, no ioctl in flight; nothing can reach the
+ * inode again.
+ */
 static int kmig_mem_release(struct inode *inode, struct file *file)
 {
-	kmig_mem_free(file->private_data);
+	kmig_mem_free(kmig_mem_of(inode));
 	return 0;
 }
 
 /*
  * /proc/PID/fdinfo/FD: the object's pages are on no LRU and in no process's
  * RSS, so this is where an operator sees them (Documentation/admin-guide.rst).
- * Read without locks: each figure is a snapshot of its own.
+ * Read without locks: each figure is a snapshot of its own. A kmigfs file
+ * not sized yet has no object and shows no kmig- lines.
  */
-static void kmig_mem_show_fdinfo(struct seq_file *m, struct file *file)
+void kmig_mem_show_fdinfo(struct seq_file *m, struct file *file)
 {
-	struct kmig_mem *mem = file->private_data;
-	bool tracking = READ_ONCE(mem->tracking);
-	long populated = atomic_long_read(&mem->populated);
+	struct kmig_mem *mem = kmig_mem_of(file_inode(file));
+	bool tracking;
+	long populated;
+
+	if (!mem)
+		return;
+	tracking = READ_ONCE(mem->tracking);
+	populated = atomic_long_read(&mem->populated);
 
 	seq_printf(m, "kmig-size:\t%llu\n", (u64)mem->npages << PAGE_SHIFT);
 	seq_printf(m, "kmig-populated:\t%ld\n", populated);
@@ -325,10 +422,21 @@ static const struct file_operations kmig_mem_fops = {
 	.llseek		= noop_llseek,
 };
 
-/* The memory object behind @file, or NULL if it is not a kmig memory fd. */
+/*
+ * The memory object behind @file, a memory fd or a kmigfs file open for
+ * writing: ERR_PTR(-EINVAL) for any other file, -EBADF for a kmigfs file
+ * open read-only, -ENODATA for one not sized yet.
+ */
 struct kmig_mem *kmig_mem_from_file(struct file *file)
 {
-	return file->f_op == &kmig_mem_fops ? file->private_data : NULL;
+	struct kmig_mem *mem;
+
+	if (file->f_op != &kmig_mem_fops && !kmigfs_file(file))
+		return ERR_PTR(-EINVAL);
+	if (!(file->f_mode & FMODE_WRITE))
+		return ERR_PTR(-EBADF);
+	mem = kmig_mem_of(file_inode(file));
+	return mem ?: ERR_PTR(-ENODATA);
 }
 
 /*
@@ -358,21 +466,24 @@ void kmig_mem_detach(struct kmig_mem *mem, void *owner)
 	mutex_unlock(&mem->lock);
 }
 
-int kmig_mem_create(u64 size, u32 flags)
+/*
+ * A new object of @size bytes (KMIG_MEM_CREATE_* @flags), for the current
+ * task as its creator; not published yet. -EINVAL if @size is 0 or not page
+ * aligned, -EFBIG above max_mem_mb, -ENOMEM.
+ */
+struct kmig_mem *kmig_mem_new(u64 size, u32 flags)
 {
 	struct kmig_mem *mem;
-	struct inode *inode;
-	struct file *file;
-	int fd, ret;
+	int ret;
 
 	if (!size || !PAGE_ALIGNED(size))
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	if (size > kmig_max_mem_size())
-		return -EFBIG;
+		return ERR_PTR(-EFBIG);
 
 	mem = kzalloc(sizeof(*mem), GFP_KERNEL_ACCOUNT);
 	if (!mem)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	mem->npages = size >> PAGE_SHIFT;
 	mem->large = flags & KMIG_MEM_CREATE_LARGE;
 	xa_init(&mem->pages);
@@ -389,14 +500,46 @@ int kmig_mem_create(u64 size, u32 flags)
 	ret = kmig_dirty_init(&mem->dirty, mem->npages);
 	if (ret)
 		goto out_free_written;
+	mem->memcg = kmig_compat_memcg_get();
+	return mem;
+
+out_free_written:
+	kvfree(mem->written);
+out_free_mem:
+	kfree(mem);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Make @mem the object of @inode, which has none yet (its size is 0): from
+ * here on kmig_mem_of() finds it, fully built. Called before the inode has
+ * a file, or under its inode lock (a kmigfs ftruncate()).
+ */
+void kmig_mem_publish(struct kmig_mem *mem, struct inode *inode)
+{
+	mem->mapping = inode->i_mapping;
+	i_size_write(inode, (loff_t)mem->npages << PAGE_SHIFT);
+	/* Pairs with kmig_mem_of(): whoever sees @mem sees it built. */
+	smp_store_release(&inode->i_private, mem);
+}
+
+int kmig_mem_create(u64 size, u32 flags)
+{
+	struct kmig_mem *mem;
+	struct inode *inode;
+	struct file *file;
+	int fd, ret;
+
+	mem = kmig_mem_new(size, flags);
+	if (IS_ERR(mem))
+		return PTR_ERR(mem);
 
 	inode = alloc_anon_inode(kmig_mnt->mnt_sb);
 	if (IS_ERR(inode)) {
 		ret = PTR_ERR(inode);
-		goto out_free_dirty;
+		goto out_free_mem;
 	}
-	inode->i_size = size;
-	mem->mapping = inode->i_mapping;
+	kmig_mem_publish(mem, inode);
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
@@ -412,7 +555,6 @@ int kmig_mem_create(u64 size, u32 flags)
 		ret = PTR_ERR(file);
 		goto out_put_module;
 	}
-	file->private_data = mem;
 	fd_install(fd, file);
 	return fd;
 
@@ -421,18 +563,14 @@ out_put_module:
 	put_unused_fd(fd);
 out_put_inode:
 	iput(inode);
-out_free_dirty:
-	kmig_dirty_free(&mem->dirty);
-out_free_written:
-	kvfree(mem->written);
 out_free_mem:
-	kfree(mem);
+	kmig_mem_free(mem);
 	return ret;
 }
 
 int kmig_mem_init(void)
 {
-	kmig_mnt = kern_mount(&kmig_fs_type);
+	kmig_mnt = kern_mount(&kmig_pseudo_fs_type);
 	return PTR_ERR_OR_ZERO(kmig_mnt);
 }
 

@@ -15,7 +15,21 @@
 #include "dirty.h"
 
 /*
- * struct kmig_mem - one guest memory object, the private_data of its fd.
+ * struct kmig_mem - one guest memory object, the i_private of its inode.
+ *
+ * Lifetime: an object belongs to exactly one inode and lives as long as that
+ * inode can be reached. It is published in inode->i_private, once, fully
+ * built (smp_store_release(), read with smp_load_acquire() by
+ * kmig_mem_of()), and never changes or goes away while any file, mapping or
+ * session can reach the inode: each of those holds a reference on a struct
+ * file of the inode. It is freed when the inode dies:
+ *  - an inode of KMIG_MEM_CREATE has no name and exactly one struct file,
+ *    so the release of that file frees the object (in module code that still
+ *    holds the module reference the file took);
+ *  - an inode of a kmig filesystem (fs.c) gets its object from the first
+ *    ftruncate() to a non-zero size, under the inode lock, and frees it in
+ *    evict_inode, once it is unlinked and its last file and mapping are gone;
+ *    the mount pins the module until then.
  *
  * Locking, outermost first:
  *
@@ -65,6 +79,13 @@
  * allocated as, so the sender need not read it to know it is zero, and a
  * ZERO record need not clear it.
  *
+ * @memcg is the memory cgroup of the task that created the object (the
+ * caller of KMIG_MEM_CREATE, or the task whose ftruncate() sized a kmigfs
+ * file), referenced until the object is freed; pages and xarray nodes are
+ * charged to it wherever they are allocated (fault, receive). NULL where the
+ * kernel does not export what it takes (compat.h): then they are charged to
+ * the allocating task.
+ *
  * The statistics are atomics, read without locks.
  */
 struct kmig_mem {
@@ -76,6 +97,7 @@ struct kmig_mem {
 	bool tracking;
 	bool large;			/* KMIG_MEM_CREATE_LARGE, fixed */
 	void *owner;
+	struct mem_cgroup *memcg;	/* see above; fixed */
 	struct kmig_dirty dirty;
 	unsigned long *written;
 
@@ -105,10 +127,31 @@ struct kmig_batch {
 int kmig_mem_init(void);
 void kmig_mem_exit(void);
 int kmig_mem_create(u64 size, u32 flags);
+struct kmig_mem *kmig_mem_new(u64 size, u32 flags);
+void kmig_mem_publish(struct kmig_mem *mem, struct inode *inode);
+void kmig_mem_free(struct kmig_mem *mem);
 struct kmig_mem *kmig_mem_from_file(struct file *file);
+ssize_t kmig_mem_read(struct kmig_mem *mem, loff_t pos, struct iov_iter *to);
+
+/* File operations shared by memory fds and kmigfs files. */
+int kmig_mem_mmap(struct file *file, struct vm_area_struct *vma);
+long kmig_mem_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+void kmig_mem_show_fdinfo(struct seq_file *m, struct file *file);
+
+/* fs.c: the kmig filesystem, guest memory by path */
+int kmigfs_init(void);
+void kmigfs_exit(void);
+bool kmigfs_file(const struct file *file);
 struct page *kmig_mem_get_page(struct kmig_mem *mem, pgoff_t index);
 int kmig_mem_attach(struct kmig_mem *mem, void *owner, bool need_tracking);
 void kmig_mem_detach(struct kmig_mem *mem, void *owner);
+
+/* The object behind @inode, or NULL (a kmigfs file not sized yet). */
+static inline struct kmig_mem *kmig_mem_of(struct inode *inode)
+{
+	/* Pairs with kmig_mem_publish(): an object seen here is built. */
+	return smp_load_acquire(&inode->i_private);
+}
 
 /* track.c */
 long kmig_mem_track_start(struct kmig_mem *mem, void __user *uarg);

@@ -256,8 +256,8 @@ static int kmig_session_get_regions(struct kmig_session *s,
 		s->regions[i].file = file;
 		got++;
 		s->regions[i].mem = kmig_mem_from_file(file);
-		if (!s->regions[i].mem) {
-			ret = -EINVAL;
+		if (IS_ERR(s->regions[i].mem)) {
+			ret = PTR_ERR(s->regions[i].mem);
 			goto out_put_regions;
 		}
 		for (j = 0; j < i; j++) {

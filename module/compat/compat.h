@@ -7,8 +7,11 @@
 #ifndef _KMIG_COMPAT_H
 #define _KMIG_COMPAT_H
 
+#include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
@@ -207,5 +210,83 @@ static inline int kmig_compat_send_pages(struct socket *sock,
 		release_sock(sock->sk);
 	return sent ? sent : ret;
 }
+
+/*
+ * The idmap argument of the inode operations kmigfs implements: a struct
+ * mnt_idmap from 6.3 on, a struct user_namespace before. Only passed on.
+ */
+#ifdef KMIG_HAVE_MNT_IDMAP
+#define kmig_idmap	mnt_idmap
+#else
+#define kmig_idmap	user_namespace
+#endif
+
+/* Inode timestamps: behind accessors from 6.7 on. */
+#ifdef KMIG_HAVE_SIMPLE_INODE_INIT_TS
+static inline void kmig_compat_inode_init_ts(struct inode *inode)
+{
+	simple_inode_init_ts(inode);
+}
+
+static inline void kmig_compat_dir_changed(struct inode *dir)
+{
+	inode_set_mtime_to_ts(dir, inode_set_ctime_current(dir));
+}
+#else
+static inline void kmig_compat_inode_init_ts(struct inode *inode)
+{
+	inode->i_atime = current_time(inode);
+	inode->i_mtime = inode->i_atime;
+	inode->i_ctime = inode->i_atime;
+}
+
+static inline void kmig_compat_dir_changed(struct inode *dir)
+{
+	dir->i_mtime = current_time(dir);
+	dir->i_ctime = dir->i_mtime;
+}
+#endif
+
+/*
+ * Charging an object's pages to the memory cgroup of its creator, as BPF
+ * maps do: take a reference on the creator's memcg and allocate under
+ * set_active_memcg(). Without the exports (no CONFIG_MEMCG) there is no
+ * memcg to remember, and pages go to the allocating task as before.
+ */
+#if defined(KMIG_HAVE_GET_MEM_CGROUP_FROM_MM) && \
+	defined(KMIG_HAVE_INT_ACTIVE_MEMCG)
+#define KMIG_COMPAT_HAVE_REMOTE_MEMCG	true
+static inline struct mem_cgroup *kmig_compat_memcg_get(void)
+{
+	return get_mem_cgroup_from_mm(current->mm);
+}
+
+static inline void kmig_compat_memcg_put(struct mem_cgroup *memcg)
+{
+	mem_cgroup_put(memcg);
+}
+
+static inline struct mem_cgroup *
+kmig_compat_set_active_memcg(struct mem_cgroup *memcg)
+{
+	return set_active_memcg(memcg);
+}
+#else
+#define KMIG_COMPAT_HAVE_REMOTE_MEMCG	false
+static inline struct mem_cgroup *kmig_compat_memcg_get(void)
+{
+	return NULL;
+}
+
+static inline void kmig_compat_memcg_put(struct mem_cgroup *memcg)
+{
+}
+
+static inline struct mem_cgroup *
+kmig_compat_set_active_memcg(struct mem_cgroup *memcg)
+{
+	return NULL;
+}
+#endif
 
 #endif /* _KMIG_COMPAT_H */

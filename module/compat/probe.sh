@@ -51,4 +51,18 @@ have_export kernel_sendpage KMIG_HAVE_KERNEL_SENDPAGE
 # A run of pages under one socket lock (gone with sendpage in 6.5).
 have_export kernel_sendpage_locked KMIG_HAVE_KERNEL_SENDPAGE_LOCKED
 
+# Linux 6.3 passes a struct mnt_idmap, not a struct user_namespace, to the
+# inode operations (kmigfs).
+have_decl '\(\*setattr\) \(struct mnt_idmap \*' include/linux/fs.h \
+	KMIG_HAVE_MNT_IDMAP
+# Linux 6.7 put the inode timestamps behind accessors, with this helper.
+have_decl 'simple_inode_init_ts\(' include/linux/fs.h \
+	KMIG_HAVE_SIMPLE_INODE_INIT_TS
+
+# Charging pages to the memory cgroup of an object's creator: the creator's
+# memcg (get_mem_cgroup_from_mm) and set_active_memcg(), whose per-CPU
+# variable is exported only with CONFIG_MEMCG.
+have_export get_mem_cgroup_from_mm KMIG_HAVE_GET_MEM_CGROUP_FROM_MM
+have_export int_active_memcg KMIG_HAVE_INT_ACTIVE_MEMCG
+
 echo "#endif /* _KMIG_PROBES_H */"

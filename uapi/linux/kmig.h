@@ -56,6 +56,13 @@
 #define KMIG_FEAT_MEM_LARGE	(1ULL << 7)	/* KMIG_MEM_CREATE_LARGE */
 #define KMIG_FEAT_MARK_DIRTY	(1ULL << 8)	/* KMIG_MEM_MARK_DIRTY */
 #define KMIG_FEAT_HELD_DIRTY	(1ULL << 9)	/* held pages stay dirty */
+#define KMIG_FEAT_FS		(1ULL << 10)	/* the "kmig" filesystem */
+
+/*
+ * statfs() f_type of the "kmig" filesystem (mount -t kmig): guest memory
+ * objects as regular files any VMM can open by path.
+ */
+#define KMIGFS_MAGIC		0x6b6d6673	/* "kmfs" */
 
 #define KMIG_IOC_MAGIC		0xB9
 
