@@ -54,6 +54,7 @@ TEST_F(info, sane_values)
 	EXPECT_TRUE(in->features & KMIG_FEAT_MEM_LARGE);
 	EXPECT_TRUE(in->features & KMIG_FEAT_MARK_DIRTY);
 	EXPECT_TRUE(in->features & KMIG_FEAT_HELD_DIRTY);
+	EXPECT_TRUE(in->features & KMIG_FEAT_FS);
 	EXPECT_LE(1ULL << 30, in->max_mem_size);
 	EXPECT_EQ(0, in->max_mem_size % page_size());
 	EXPECT_EQ(0, in->pad);

@@ -518,7 +518,10 @@ static long cgroup_read_long(const char *path)
 	return n > 0 ? atol(buf) : -1;
 }
 
-/* Pages are charged to the memory cgroup of the process that faults them. */
+/*
+ * Pages are charged to the memory cgroup of the process that creates the
+ * object, here the one that faults them too (kmig_fs.c has the other case).
+ */
 TEST_F(mem, pages_charged_to_memcg)
 {
 	const char *cg = "/sys/fs/cgroup/kmig-memcg-test";
