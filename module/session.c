@@ -223,7 +223,13 @@ static int kmig_session_get_socket(struct kmig_session *s, int fd)
 		fput(file);
 		return -EPROTOTYPE;
 	}
-	if (sock->state != SS_CONNECTED) {
+	/*
+	 * A non-blocking connect() that completed leaves sock->state at
+	 * SS_CONNECTING until connect() is called again; the connection
+	 * itself is what counts (AF_UNIX uses TCP_ESTABLISHED too).
+	 */
+	if (sock->state != SS_CONNECTED &&
+	    READ_ONCE(sock->sk->sk_state) != TCP_ESTABLISHED) {
 		fput(file);
 		return -ENOTCONN;
 	}

@@ -236,6 +236,47 @@ TEST_F(create, socket_not_connected)
 	close(t);
 }
 
+/*
+ * A non-blocking connect() that completed (as agents with a connect timeout
+ * do) leaves sock->state at SS_CONNECTING: the session must still take it.
+ */
+TEST_F(create, socket_connected_without_blocking)
+{
+	struct sockaddr_in addr = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t len = sizeof(addr);
+	struct pollfd pfd;
+	int l, t, p, err = 0;
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, l);
+	ASSERT_EQ(0, bind(l, (void *)&addr, sizeof(addr)));
+	ASSERT_EQ(0, listen(l, 1));
+	ASSERT_EQ(0, getsockname(l, (void *)&addr, &len));
+	t = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ASSERT_LE(0, t);
+	if (connect(t, (void *)&addr, sizeof(addr)))
+		ASSERT_EQ(EINPROGRESS, errno);
+	pfd = (struct pollfd){ .fd = t, .events = POLLOUT };
+	ASSERT_EQ(1, poll(&pfd, 1, 10000));
+	len = sizeof(err);
+	ASSERT_EQ(0, getsockopt(t, SOL_SOCKET, SO_ERROR, &err, &len));
+	ASSERT_EQ(0, err);
+	p = accept(l, NULL, NULL);
+	ASSERT_LE(0, p);
+	ASSERT_EQ(0, fcntl(t, F_SETFL, 0));
+	self->c.sock_fd = t;
+	t = create(self);
+	EXPECT_LE(0, t);
+	if (t >= 0)
+		close(t);
+	close(self->c.sock_fd);
+	close(p);
+	close(l);
+}
+
 TEST_F(create, socket_listening)
 {
 	struct sockaddr_in addr = {
