@@ -66,8 +66,8 @@ struct agent {
 	const char *qemu_uri;
 	uint64_t stop_us;		/* QEMU's STOP event */
 	char qemu_status[QMP_STATUS_MAX];	/* QEMU's run state at the end */
-	/* destination */
 	const char *hold;		/* KMIG_TEST_QEMU_HOLD */
+	/* destination */
 	uint64_t resume_us;		/* QEMU's RESUME event */
 	int data_sock;
 	int watch_pipe[2];
@@ -372,6 +372,29 @@ static int source_pause(void *opaque)
 	return 0;
 }
 
+/*
+ * Test hook: with KMIG_TEST_QEMU_HOLD=PATH the source agent, once READY came
+ * (all of the memory is at the destination, whose QEMU has not loaded any
+ * device state yet) and before migrate-continue, creates PATH.held and waits
+ * for PATH.go: both guests are stopped then, and a test compares their RAM.
+ */
+static void test_hold(struct agent *a)
+{
+	char name[4200];
+	int fd;
+
+	if (!a->hold)
+		return;
+	snprintf(name, sizeof(name), "%s.held", a->hold);
+	fd = open(name, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	snprintf(name, sizeof(name), "%s.go", a->hold);
+	say(a, "test hold: waiting for %s", name);
+	while (access(name, F_OK))
+		usleep(50000);
+}
+
 /* READY came: all memory is at the destination. Let QEMU send its state. */
 static int source_continue(void *opaque)
 {
@@ -382,6 +405,7 @@ static int source_continue(void *opaque)
 	char st[QMP_STATUS_MAX];
 	int ret;
 
+	test_hold(a);
 	json_object_object_add(args, "state", json_object_new_string("pre-switchover"));
 	ret = qmp_call(&a->qmp, "migrate-continue", args, NULL, QMP_TIMEOUT_MS);
 	if (!ret)
@@ -569,23 +593,6 @@ static void watch_stop(struct agent *a)
 	a->watching = false;
 }
 
-/* Test hook: KMIG_TEST_QEMU_HOLD=PATH waits for PATH.go before "cont". */
-static void test_hold(struct agent *a)
-{
-	char name[4200];
-	int fd;
-
-	if (!a->hold)
-		return;
-	snprintf(name, sizeof(name), "%s.held", a->hold);
-	fd = open(name, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
-	snprintf(name, sizeof(name), "%s.go", a->hold);
-	say(a, "test hold: waiting for %s", name);
-	while (access(name, F_OK))
-		usleep(50000);
-}
 
 /* GO came: QEMU's incoming migration must be complete, then it may run. */
 static int destination_resume(void *opaque)
@@ -604,10 +611,8 @@ static int destination_resume(void *opaque)
 			 "QEMU's incoming migration ended '%s'", st);
 		ret = -EIO;
 	}
-	if (!ret) {
-		test_hold(a);
+	if (!ret)
 		ret = qmp_call(&a->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS);
-	}
 	if (!ret)
 		ret = qmp_wait_event_time(&a->qmp, true, before, &a->resume_us,
 					  QMP_TIMEOUT_MS);
@@ -753,6 +758,7 @@ static int qemu_send(int argc, char **argv)
 	if (optind != argc || !co.qmp || !to || !a.qemu_uri || !co.vm_id)
 		goto usage;
 	a.json = co.json;
+	a.hold = getenv("KMIG_TEST_QEMU_HOLD");
 	if (co.key && load_key(co.key, &key))
 		return EXIT_ENV;
 	if (co.key)
@@ -927,7 +933,6 @@ static int qemu_receive(int argc, char **argv)
 	if (optind != argc || !co.qmp || !listen || !co.vm_id)
 		goto usage;
 	a.json = co.json;
-	a.hold = getenv("KMIG_TEST_QEMU_HOLD");
 	lfd = kmig_listen_socket(listen, where, sizeof(where));
 	if (lfd == -EINVAL) {
 		errmsg("--listen: expected [ADDR:]PORT with a numeric address, got '%s'",

@@ -33,6 +33,7 @@ static const char *const feature_names[64] = {
 	[7] = "mem_large",	/* KMIG_FEAT_MEM_LARGE */
 	[8] = "mark_dirty",	/* KMIG_FEAT_MARK_DIRTY */
 	[9] = "held_dirty",	/* KMIG_FEAT_HELD_DIRTY */
+	[10] = "fs",		/* KMIG_FEAT_FS */
 };
 
 _Static_assert(KMIG_CAP_ZERO_PAGES == 1ULL << 0, "cap_names");
