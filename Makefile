@@ -10,6 +10,7 @@
 #   make test       everything, in QEMU, on the generic and cloud kernels
 #                   (KERNEL=debug: on a KASAN/lockdep/kmemleak kernel)
 #   make demo       the live migration demo (README)
+#   make demo-qemu  the same with stock QEMU and a Linux guest
 #   make bench      kmig_bench in the test VM (Documentation/performance.rst)
 #   make clean
 
@@ -83,6 +84,9 @@ test: deps
 demo: deps
 	@selftests/vm/demo.sh
 
+demo-qemu: deps
+	@selftests/vm/demo-qemu.sh
+
 # make bench [BENCH_ARGS="-r 5 stream"] [BENCH_PART=track]: kmig_bench in
 # the test VM; BENCH_PART runs one part of selftests/vm/bench-guest.sh alone.
 bench: deps
@@ -121,5 +125,5 @@ clean:
 	-$(MAKE) -C userspace clean >/dev/null 2>&1
 	rm -rf $(BUILD) module/generated
 
-.PHONY: all deps module debug userspace selftests check style test demo bench install \
+.PHONY: all deps module debug userspace selftests check style test demo demo-qemu bench install \
 	dkms-install clean

@@ -49,7 +49,11 @@ trap cleanup EXIT
 
 n=0
 fail=0
+uptime() { cut -d. -f1 /proc/uptime; }
+t0=$(uptime)
 result() { # name status
+	echo "# $1: $(($(uptime) - t0)) s"
+	t0=$(uptime)
 	n=$((n + 1))
 	if [ "$2" = 0 ]; then
 		echo "ok $n $1"
@@ -140,6 +144,20 @@ migrate() {
 finish() {
 	wait $src
 	src_rc=$?
+	wait $dst
+	dst_rc=$?
+}
+
+# After a failed migration the destination agent may go on listening for
+# another source (up to --accept-timeout): give it 5 s, then stop it.
+finish_failed() {
+	wait $src
+	src_rc=$?
+	for i in $(seq 1 10); do
+		kill -0 $dst 2>/dev/null || break
+		sleep 0.5
+	done
+	kill $dst 2>/dev/null
 	wait $dst
 	dst_rc=$?
 }
@@ -247,37 +265,43 @@ rc=$?
 grep -q '"version":1' /tmp/qemu_oldsrc.src || { echo "# not protocol 1"; rc=1; }
 result qemu_protocol_window_source_v1 $rc
 
-# Not convergent: a busy guest behind a low bandwidth cap fails cleanly.
-migrate qemu_slow busy 32 "--bw 1M --max-rounds 3 --policy fail" ""
-finish
+# Not convergent: a busy guest (32 MiB rewritten again and again) behind an
+# 8 MB/s cap fails cleanly after 3 rounds.
+migrate qemu_slow busy 32 "--bw 8M --max-rounds 3 --policy fail" ""
+finish_failed
 source_survives qemu_slow "did not converge"
-result qemu_no_convergence_fails_cleanly $?
+rc=$?
+# ... and the destination agent quit its QEMU (--on-failure quit)
+grep -q "the destination QEMU was quit" /tmp/qemu_slow.dst ||
+	{ echo "# qemu_slow: the destination agent did not quit its QEMU"; rc=1; }
+result qemu_no_convergence_fails_cleanly $rc
 
 # No common protocol version: refused, with the reason.
 migrate qemu_window busy 16 "--proto-max 1" "--proto-min 2"
-finish
+finish_failed
 source_survives qemu_window "no_common_version"
 result qemu_protocol_windows_disjoint_refused $?
 
-# The destination QEMU dies during pre-copy.
-migrate qemu_dstdie busy 32 "--bw 2M --max-rounds 50" ""
+# The destination QEMU dies during pre-copy (16 MB/s: that busy guest does
+# not converge, so pre-copy is still going on).
+migrate qemu_dstdie busy 32 "--bw 16M --max-rounds 50" ""
 for i in $(seq 1 120); do
 	grep -q '"event":"progress"' /tmp/qemu_dstdie.src && break
 	sleep 1
 done
 kill_qemu b qemu_dstdie KILL
-finish
+finish_failed
 source_survives qemu_dstdie "failed"
 result qemu_destination_qemu_killed $?
 
 # The destination agent dies during pre-copy.
-migrate qemu_agentdie busy 32 "--bw 2M --max-rounds 50" ""
+migrate qemu_agentdie busy 32 "--bw 16M --max-rounds 50" ""
 for i in $(seq 1 120); do
 	grep -q '"event":"progress"' /tmp/qemu_agentdie.src && break
 	sleep 1
 done
 kill -KILL $dst
-finish
+finish_failed
 source_survives qemu_agentdie "failed"
 result qemu_destination_agent_killed $?
 
