@@ -11,11 +11,10 @@
 
 ksft_skip=4
 cd "$(dirname "$0")"
-QEMU=${KMIG_QEMU:-/usr/bin/qemu-system-x86_64}
 # The installed, dynamically linked kmigctl (with json-c), as operators run it.
 KMIGCTL=${KMIGCTL:-/usr/sbin/kmigctl}
-GUEST=/qemu-guest
 . ./kmig_hosts.sh
+. ./kmig_qemu_lib.sh
 
 skip() {
 	echo "1..0 # SKIP $1"
@@ -25,13 +24,7 @@ skip() {
 grep -qw kmig /proc/filesystems || skip "the kmig file system is not registered"
 hosts_up || skip "cannot build two hosts (veth, unshare)"
 
-if [ -c /dev/kvm ]; then
-	accel="-accel kvm -cpu host"
-	echo "# QEMU guests run under KVM (nested in this VM)"
-else
-	accel="-accel tcg"
-	echo "# QEMU guests run under TCG: /dev/kvm is absent"
-fi
+echo "# QEMU guests run under $accel_how"
 
 mkdir -p /tmp/kfs-a /tmp/kfs-b
 mount -t kmig -o mode=0700 none /tmp/kfs-a && mount -t kmig none /tmp/kfs-b ||
@@ -65,35 +58,15 @@ result() { # name status
 show() { [ -f "$1" ] && sed 's/^/# /' "$1"; }
 bad() { echo "# $1: $2"; ok=1; }
 
-RAM=128M
 RAM_BYTES=$((128 << 20))
 
-# qemu HOST NAME LOAD MIB [ARGS...]: start a QEMU on HOST (a or b) whose
-# guest RAM is /tmp/kfs-HOST/NAME; QMP on /tmp/NAME.HOST.qmp, the guest's
-# console in /tmp/NAME.HOST.serial.
+# qemu HOST NAME LOAD MIB [ARGS...]: QEMU with its RAM on this host's kmig
+# file system, /tmp/kfs-HOST/NAME (kmig_qemu_lib.sh)
 qemu() {
-	h=$1 name=$2 load=$3 mib=$4
+	qh=$1 qn=$2 ql=$3 qm=$4
 	shift 4
-	rm -f /tmp/kfs-$h/$name /tmp/$name.$h.qmp /tmp/$name.$h.serial \
-		/tmp/$name.$h.pid
-	on $h $QEMU $accel -m $RAM -smp 1 -nodefaults -no-user-config \
-		-display none \
-		-object memory-backend-file,id=ram0,size=$RAM,mem-path=/tmp/kfs-$h/$name,share=on \
-		-machine pc,memory-backend=ram0 \
-		-kernel $GUEST/vmlinuz -initrd $GUEST/initrd.gz \
-		-append "console=ttyS0 quiet panic=-1 kmig.load=$load kmig.mib=$mib" \
-		-serial file:/tmp/$name.$h.serial \
-		-qmp unix:/tmp/$name.$h.qmp,server=on,wait=off \
-		-pidfile /tmp/$name.$h.pid "$@" \
-		2>/tmp/$name.$h.err &
+	qemu_start $qh $qn $ql $qm /tmp/kfs-$qh "$@"
 	echo $! >> /tmp/kq.pids
-	eval "qemu_$h=$!"
-}
-
-# Highest pass the guest on HOST printed, 0 if none.
-last_pass() {
-	sed -n 's/^guest-load: pass \([0-9]*\) ok.*/\1/p' /tmp/$1.$2.serial 2>/dev/null |
-		tail -1 | grep . || echo 0
 }
 
 # wait_passes NAME HOST ABOVE N: until the guest printed N passes above
@@ -162,20 +135,15 @@ finish_failed() {
 	dst_rc=$?
 }
 
-# kill_qemu HOST NAME [SIGNAL]
-kill_qemu() {
-	[ -f /tmp/$2.$1.pid ] && kill -${3:-TERM} "$(cat /tmp/$2.$1.pid)" 2>/dev/null
-}
-
 stop_qemus() {
-	kill_qemu a $1
-	kill_qemu b $1
+	qemu_kill a $1
+	qemu_kill b $1
 	for i in $(seq 1 20); do
 		kill -0 $qemu_a 2>/dev/null || kill -0 $qemu_b 2>/dev/null || break
 		sleep 0.5
 	done
-	kill_qemu a $1 KILL
-	kill_qemu b $1 KILL
+	qemu_kill a $1 KILL
+	qemu_kill b $1 KILL
 	wait $qemu_a $qemu_b 2>/dev/null
 	rm -f /tmp/kfs-a/$1 /tmp/kfs-b/$1
 }
@@ -289,7 +257,7 @@ for i in $(seq 1 120); do
 	grep -q '"event":"progress"' /tmp/qemu_dstdie.src && break
 	sleep 1
 done
-kill_qemu b qemu_dstdie KILL
+qemu_kill b qemu_dstdie KILL
 finish_failed
 source_survives qemu_dstdie "failed"
 result qemu_destination_qemu_killed $?

@@ -8,6 +8,10 @@
 #                           real KVM guest under kmig's tracking, KVM's dirty
 #                           log and soft-dirty (kmig-vmm bench-track)
 #   track                   only the real KVM guest of parts (bench-track)
+#   qemu:RATE               stock QEMU's Linux guest writing RATE pages/s
+#                           of a 32 MiB buffer: QEMU's own migration (plain,
+#                           multifd with 4 channels) against QEMU + kmig
+#                           (kmigctl qemu), 2 passes each, interleaved
 #   whole:MIB:BW:RATE       whole migrations of a MIB MiB KVM guest writing
 #                           RATE pages/s, capped at BW bytes/s (0: uncapped):
 #                           kmig against the two baseline migrators
@@ -106,12 +110,163 @@ whole() {
 	done
 }
 
+# --- stock QEMU (Documentation/qemu.rst) -------------------------------
+qmp() { # HOST NAME COMMAND [ARGS]: one QMP command, its return on stdout
+	qh=$1 qn=$2
+	shift 2
+	kmigctl qemu qmp --qmp /tmp/$qn.$qh.qmp "$@"
+}
+jnum() { # KEY: the first number of that key in the JSON on stdin
+	sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" | head -n 1
+}
+# CPU time (ms) of QEMU outside its vCPU threads: its migration threads,
+# main loop and I/O (clock ticks of 10 ms).
+qemu_cpu() { # HOST NAME
+	qp=$(cat /tmp/$2.$1.pid)
+	all=$(awk '{ print $14 + $15 }' /proc/$qp/stat)
+	vcpu=0
+	for t in /proc/$qp/task/*; do
+		case "$(cat $t/comm)" in
+		CPU*) vcpu=$((vcpu + $(awk '{ print $14 + $15 }' $t/stat))) ;;
+		esac
+	done
+	echo $(((all - vcpu) * 10))
+}
+wait_guest() { # HOST NAME: the guest printed its first passes
+	for i in $(seq 1 120); do
+		[ "$(last_pass $2 $1)" -ge 5 ] && return 0
+		sleep 1
+	done
+	return 1
+}
+
+# qemu_run WHO RATE: one migration of a fresh guest; prints
+# "total_ms downtime_ms bytes cpu_ms" or returns 1 (did not complete).
+qemu_run() {
+	n=bq
+	rm -f /tmp/$n.*
+	if [ $1 = kmig ]; then
+		qemu_start a $n $2 32 /tmp/kfs-a
+		qemu_start b $n $2 32 /tmp/kfs-b -incoming defer
+	else
+		qemu_start a $n $2 32 ""
+		qemu_start b $n $2 32 "" -incoming defer
+	fi
+	wait_guest a $n || { qemu_kill a $n; qemu_kill b $n; return 1; }
+	sleep 1
+	cpu0=$(qemu_cpu a $n)
+	ok=0
+	if [ $1 = kmig ]; then
+		on b timeout 200 kmigctl qemu receive --qmp /tmp/$n.b.qmp --vm-id bq \
+			--listen 7300 --qemu-incoming tcp:0.0.0.0:4444 --json \
+			--accept-timeout 30000 >/tmp/$n.dst 2>&1 &
+		dst=$!
+		sleep 1
+		on a timeout 200 kmigctl qemu send --qmp /tmp/$n.a.qmp --vm-id bq \
+			--to 10.77.0.2:7300 --qemu-uri tcp:10.77.0.2:4444 --json \
+			--max-time 60000 --max-rounds 1000 >/tmp/$n.src 2>&1 || ok=1
+		wait $dst || ok=1
+		sum=$(grep '"summary"' /tmp/$n.src)
+		total=$(echo "$sum" | jnum total_ms)
+		stop=$(echo "$sum" | jnum stop_us)
+		resume=$(grep '"summary"' /tmp/$n.dst | jnum resume_us)
+		down=$(awk -v a="$stop" -v b="$resume" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+		bytes=$(($(echo "$sum" | jnum bytes) + $(echo "$sum" | jnum qemu_bytes)))
+		cpu=$(awk -v a="$(echo "$sum" | jnum cpu_ms)" -v q=$(($(qemu_cpu a $n) - cpu0)) \
+			'BEGIN { printf "%d", a + q }')
+	else
+		caps='{"capabilities":[{"capability":"events","state":true}]}'
+		[ $1 = multifd ] &&
+			caps='{"capabilities":[{"capability":"events","state":true},{"capability":"multifd","state":true}]}'
+		# same limits as kmig's defaults: 300 ms downtime, no bandwidth cap
+		prm='{"downtime-limit":300,"max-bandwidth":10000000000,"multifd-channels":4}'
+		for h in a b; do
+			qmp $h $n migrate-set-capabilities "$caps" >/dev/null &&
+			qmp $h $n migrate-set-parameters "$prm" >/dev/null || ok=1
+		done
+		qmp b $n migrate-incoming '{"uri":"tcp:0.0.0.0:4444"}' >/dev/null || ok=1
+		qmp a $n migrate '{"uri":"tcp:10.77.0.2:4444"}' >/dev/null || ok=1
+		st=
+		for i in $(seq 1 300); do
+			qmp a $n query-migrate > /tmp/$n.q
+			st=$(sed -n 's/.*"status":"\([a-z-]*\)".*/\1/p' /tmp/$n.q)
+			case $st in completed|failed|cancelled) break ;; esac
+			[ $i = 300 ] && qmp a $n migrate_cancel >/dev/null
+			sleep 0.2
+		done
+		[ "$st" = completed ] || ok=1
+		total=$(jnum total-time < /tmp/$n.q)
+		down=$(jnum downtime < /tmp/$n.q)
+		bytes=$(sed 's/.*"ram":{//' /tmp/$n.q | jnum transferred)
+		cpu=$(($(qemu_cpu a $n) - cpu0))
+	fi
+	# the guest goes on at the destination, its self-check passing
+	last=$(last_pass $n a)
+	for i in $(seq 1 60); do
+		[ "$(last_pass $n b)" -gt "$last" ] && break
+		sleep 1
+	done
+	[ "$(last_pass $n b)" -gt "$last" ] && ! grep -q FAILED /tmp/$n.b.serial || ok=1
+	qemu_kill a $n
+	qemu_kill b $n
+	sleep 1
+	[ $ok = 0 ] || return 1
+	echo "$total $down $bytes $cpu"
+}
+
+# qemu_part RATE: two passes of each, interleaved; one row per migrator
+# with the medians (of two: the mean) and the runs that did not complete.
+qemu_part() {
+	mkdir -p /tmp/kfs-a /tmp/kfs-b
+	mount -t kmig none /tmp/kfs-a && mount -t kmig none /tmp/kfs-b || { rc=1; return; }
+	echo "# QEMU's guests run under $accel_how"
+	for who in qemu multifd kmig; do
+		: > /tmp/bq.res.$who
+		: > /tmp/bq.fail.$who
+	done
+	for i in 1 2; do
+		for who in qemu multifd kmig; do
+			if r=$(qemu_run $who "$1"); then
+				echo "# $who $1 pass $i: $r"
+				echo "$r" >> /tmp/bq.res.$who
+			else
+				echo "# $who $1 pass $i: did not complete"
+				echo x >> /tmp/bq.fail.$who
+			fi
+		done
+	done
+	kt=$(awk '{ s += $1 } END { if (NR) printf "%d", s / NR }' /tmp/bq.res.kmig)
+	for who in qemu multifd kmig; do
+		name=$who
+		[ $who = qemu ] && name="QEMU, plain"
+		[ $who = multifd ] && name="QEMU, multifd x4"
+		[ $who = kmig ] && name="QEMU + kmig"
+		awk -v rate="$1" -v name="$name" -v kt="$kt" -v failed="$(wc -l < /tmp/bq.fail.$who)" '
+			{ t += $1; d += $2; b += $3; c += $4 }
+			END {
+				if (!NR) { printf "| %s | %s | - | - | - | - | - | %d |\n", rate, name, failed; exit }
+				printf "| %s | %s | %d | %.0f | %.1f | %d | %.2f | %d |\n", rate, name,
+					t / NR, d / NR, b / NR / 1e6, c / NR, kt / (t / NR), failed
+			}' /tmp/bq.res.$who
+	done
+	umount /tmp/kfs-a /tmp/kfs-b
+}
+
 case "${KMIG_BENCH_PART:-parts}" in
 parts)
 	parts
 	;;
 track)
 	track
+	;;
+qemu:*)
+	if [ -n "${netns:-}" ] && [ -f /qemu-guest/vmlinuz ]; then
+		. ./kmig_qemu_lib.sh
+		qemu_part "${KMIG_BENCH_PART#qemu:}"
+	else
+		echo "# the QEMU part needs two hosts and the VM's QEMU"
+		rc=1
+	fi
 	;;
 whole:*)
 	if [ -c /dev/kvm ] && [ -n "${netns:-}" ]; then

@@ -6,9 +6,11 @@
  * wrote. A live migration that loses or corrupts one page of the buffer makes
  * the check after the switch-over fail.
  *
- * usage: guest-load MIB busy|idle
+ * usage: guest-load MIB busy|idle|PAGES_PER_SECOND
  *   busy  rewrite the whole buffer in every pass
  *   idle  rewrite one page per pass and sleep 100 ms
+ *   N     rewrite N/10 pages per pass (the next ones, round the buffer)
+ *         and sleep 100 ms: about N pages/s (make bench's dirty rates)
  * Prints "guest-load: pass N ok" (at most every 200 ms, and the first) or
  * "guest-load: pass N FAILED ..." and then stops.
  */
@@ -43,7 +45,8 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	uint64_t *buf, *pass_of_page, words, pages, pass, p, i;
+	uint64_t *buf, *pass_of_page, words, pages, pass, p, i, k, per_pass;
+	uint64_t cursor = 0;
 	int busy;
 	double last = 0;
 
@@ -53,6 +56,16 @@ int main(int argc, char **argv)
 	}
 	pages = strtoull(argv[1], NULL, 0) * (1 << 20) / PAGE;
 	busy = !strcmp(argv[2], "busy");
+	if (busy)
+		per_pass = pages;
+	else if (!strcmp(argv[2], "idle"))
+		per_pass = 1;
+	else
+		per_pass = strtoull(argv[2], NULL, 0) / 10;
+	if (!pages || !per_pass || per_pass > pages) {
+		fprintf(stderr, "guest-load: bad size or rate\n");
+		return 2;
+	}
 	words = PAGE / sizeof(uint64_t);
 	buf = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -64,9 +77,6 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (pass = 1;; pass++) {
-		uint64_t first = busy ? 0 : pass % pages;
-		uint64_t end = busy ? pages : first + 1;
-
 		/* Every page must hold what its last pass wrote. */
 		for (p = 0; p < pages; p++) {
 			uint64_t *w = buf + p * words;
@@ -87,9 +97,12 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		for (p = first; p < end; p++) {
-			uint64_t *w = buf + p * words;
+		for (k = 0; k < per_pass; k++) {
+			uint64_t *w;
 
+			p = cursor;
+			cursor = (cursor + 1) % pages;
+			w = buf + p * words;
 			for (i = 0; i < words; i++)
 				w[i] = word(pass, p * words + i);
 			pass_of_page[p] = pass;

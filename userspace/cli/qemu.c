@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -422,6 +423,17 @@ static int source_continue(void *opaque)
 	return ret;
 }
 
+/* This agent's CPU time so far, user and system (kmig's sends run here). */
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
 static void print_summary(struct agent *a, const struct kmig_migrate_result *r,
 			  uint64_t qemu_bytes, double downtime_ms)
 {
@@ -452,6 +464,7 @@ static void print_summary(struct agent *a, const struct kmig_migrate_result *r,
 		json_object_object_add(o, "stop_us", json_object_new_uint64(a->stop_us));
 		json_object_object_add(o, "qemu_status",
 				       json_object_new_string(a->qemu_status));
+		json_object_object_add(o, "cpu_ms", json_object_new_double(cpu_ms()));
 		json_object_object_add(o, "resume_us",
 				       json_object_new_uint64(a->resume_us));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -478,6 +491,7 @@ static void print_summary(struct agent *a, const struct kmig_migrate_result *r,
 		printf("  source QEMU:         %s\n", a->qemu_status);
 	}
 	printf("  total time:          %.1f ms\n", r->total_ns / 1e6);
+	printf("  agent CPU:           %.1f ms\n", cpu_ms());
 	fflush(stdout);
 }
 
@@ -513,6 +527,7 @@ static void usage_qemu(FILE *f)
 	fprintf(f,
 		"usage: %s qemu send --qmp SOCKET --to HOST:PORT --qemu-uri URI --vm-id ID [options]\n"
 		"       %s qemu receive --qmp SOCKET --listen [ADDR:]PORT --vm-id ID [options]\n"
+		"       %s qemu qmp --qmp SOCKET COMMAND [ARGUMENTS-JSON]\n"
 		"\n"
 		"Migrate a stock QEMU guest whose RAM is on kmig files (memory-backend-file\n"
 		"on a kmig file system, share=on): kmig moves the RAM, QEMU its device state.\n"
@@ -539,8 +554,10 @@ static void usage_qemu(FILE *f)
 		"  --on-failure quit|keep  what happens to the destination QEMU (quit)\n"
 		"\n"
 		"Exit status: 0 migrated, 1 failed (the source guest runs on), 2 usage,\n"
-		"3 environment, 4 outcome unknown (neither side resumed the guest).\n",
-		prog, prog);
+		"3 environment, 4 outcome unknown (neither side resumed the guest).\n"
+		"qmp runs one QMP command and prints its return as JSON (exit 1 if QEMU\n"
+		"refused it).\n",
+		prog, prog, prog);
 }
 
 /* Stop the destination QEMU after a failed migration, unless kept. */
@@ -1041,6 +1058,45 @@ usage:
 	return EXIT_USAGE;
 }
 
+/*
+ * kmigctl qemu qmp --qmp SOCKET COMMAND [ARGUMENTS]: one QMP command, its
+ * "return" printed as one line of JSON (for scripts: make bench).
+ */
+static int qemu_qmp(int argc, char **argv)
+{
+	struct json_object *args = NULL, *r;
+	struct qmp q;
+	int ret;
+
+	if (argc < 4 || argc > 5 || strcmp(argv[1], "--qmp"))
+		goto usage;
+	if (argc == 5) {
+		args = json_tokener_parse(argv[4]);
+		if (!args || !json_object_is_type(args, json_type_object)) {
+			json_object_put(args);
+			errmsg("qmp: ARGUMENTS must be a JSON object, got '%s'", argv[4]);
+			return EXIT_USAGE;
+		}
+	}
+	if (qmp_open(&q, argv[2], "QEMU", QMP_TIMEOUT_MS)) {
+		json_object_put(args);
+		errmsg("%s", q.error);
+		return EXIT_ENV;
+	}
+	ret = qmp_call(&q, argv[3], args, &r, QMP_TIMEOUT_MS);
+	if (!ret) {
+		printf("%s\n", json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
+		json_object_put(r);
+	} else {
+		errmsg("%s", q.error);
+	}
+	qmp_close(&q);
+	return ret == -EREMOTEIO ? EXIT_REFUSED : ret ? EXIT_ENV : 0;
+usage:
+	usage_qemu(stderr);
+	return EXIT_USAGE;
+}
+
 int cmd_qemu(int argc, char **argv)
 {
 	/* A peer that goes away must be an error, not a signal. */
@@ -1049,6 +1105,8 @@ int cmd_qemu(int argc, char **argv)
 		return qemu_send(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "receive"))
 		return qemu_receive(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "qmp"))
+		return qemu_qmp(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage_qemu(stdout);
 		return 0;

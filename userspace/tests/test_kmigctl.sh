@@ -435,6 +435,29 @@ qemu_refused() {	# SCENARIO TEXT [ROLE]
 	grep -qF -- "$2" "$T/q.out" "$T/q.err" || fail "no message: $2"
 }
 
+t_kmigctl_qemu_qmp_command() {
+	command -v python3 >/dev/null || { SKIP="no python3"; return 0; }
+	python3 "$FAKE_QMP" "$T/qmp.sock" file 2>"$T/fake.err" &
+	local fpid=$! rc
+	for _ in $(seq 1 50); do [ -S "$T/qmp.sock" ] && break; sleep 0.1; done
+	"$K" qemu qmp --qmp "$T/qmp.sock" query-status >"$T/q.out" 2>"$T/q.err"
+	rc=$?
+	wait $fpid
+	[ $rc -eq 0 ] || fail "exit $rc" || return 1
+	has "$T/q.out" '"status":"running"'
+	python3 "$FAKE_QMP" "$T/qmp.sock" file 2>"$T/fake.err" &
+	fpid=$!
+	for _ in $(seq 1 50); do [ -S "$T/qmp.sock" ] && break; sleep 0.1; done
+	"$K" qemu qmp --qmp "$T/qmp.sock" no-such-command '{"x":1}' >"$T/q.out" 2>"$T/q.err"
+	rc=$?
+	wait $fpid
+	[ $rc -eq 1 ] || fail "unknown command: exit $rc, expected 1" || return 1
+	has "$T/q.err" "CommandNotFound"
+	"$K" qemu qmp --qmp "$T/qmp.sock" query-status '[1]' >"$T/q.out" 2>"$T/q.err"
+	rc=$?
+	[ $rc -eq 2 ] || fail "arguments not an object: exit $rc, expected 2"
+}
+
 t_kmigctl_qemu_usage() {
 	"$K" qemu >"$T/u.out" 2>"$T/u.err"
 	[ $? -eq 2 ] || fail "bare 'qemu': not a usage error" || return 1
@@ -486,7 +509,7 @@ for t in t_kmigctl_help t_kmigctl_version t_kmigctl_unknown_command t_kmigctl_no
 	 t_kmigctl_listen_wrong_key_then_good t_kmigctl_listen_wrong_vm_then_good \
 	 t_kmigctl_listen_reject_bound t_kmigctl_listen_address \
 	 t_kmigctl_connect_refused t_libkmig_so_exports \
-	 t_kmigctl_qemu_usage t_kmigctl_qemu_no_qmp_socket t_kmigctl_qemu_qmp_closed \
+	 t_kmigctl_qemu_usage t_kmigctl_qemu_qmp_command t_kmigctl_qemu_no_qmp_socket t_kmigctl_qemu_qmp_closed \
 	 t_kmigctl_qemu_qmp_closed_mid_command t_kmigctl_qemu_qmp_no_greeting \
 	 t_kmigctl_qemu_qmp_garbage t_kmigctl_qemu_qmp_huge_line t_kmigctl_qemu_qmp_error_reply \
 	 t_kmigctl_qemu_ram_memfd t_kmigctl_qemu_ram_not_shared t_kmigctl_qemu_ram_no_backend \
