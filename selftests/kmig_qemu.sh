@@ -250,27 +250,26 @@ finish_failed
 source_survives qemu_window "no_common_version"
 result qemu_protocol_windows_disjoint_refused $?
 
-# The destination QEMU dies during pre-copy (16 MB/s: that busy guest does
-# not converge, so pre-copy is still going on).
-migrate qemu_dstdie busy 32 "--bw 16M --max-rounds 50" ""
-for i in $(seq 1 120); do
-	grep -q '"event":"progress"' /tmp/qemu_dstdie.src && break
-	sleep 1
-done
-qemu_kill b qemu_dstdie KILL
-finish_failed
-source_survives qemu_dstdie "failed"
+# kill_in_precopy NAME WHAT: start a migration that cannot converge (16
+# MB/s against that busy guest), run WHAT once the first round is over,
+# and check that the source guest runs on.
+kill_in_precopy() {
+	migrate $1 busy 32 "--bw 16M --max-rounds 50" ""
+	for i in $(seq 1 120); do
+		grep -q '"event":"progress"' /tmp/$1.src && break
+		sleep 1
+	done
+	eval "$2"
+	finish_failed
+	source_survives $1 "failed"
+}
+
+# The destination QEMU dies during pre-copy.
+kill_in_precopy qemu_dstdie "qemu_kill b qemu_dstdie KILL"
 result qemu_destination_qemu_killed $?
 
 # The destination agent dies during pre-copy.
-migrate qemu_agentdie busy 32 "--bw 16M --max-rounds 50" ""
-for i in $(seq 1 120); do
-	grep -q '"event":"progress"' /tmp/qemu_agentdie.src && break
-	sleep 1
-done
-kill -KILL $dst
-finish_failed
-source_survives qemu_agentdie "failed"
+kill_in_precopy qemu_agentdie 'kill -KILL $dst'
 result qemu_destination_agent_killed $?
 
 exit $fail

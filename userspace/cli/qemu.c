@@ -513,6 +513,43 @@ static int load_key(const char *path, struct kmig_key *key)
 	return ret;
 }
 
+/* An option both send and receive take; false if its value is bad. */
+static bool parse_common(int c, struct common_opts *co,
+			 struct kmig_migrate_params *prm)
+{
+	uint32_t v;
+	int ms;
+
+	switch (c) {
+	case 'q':
+		co->qmp = optarg;
+		return true;
+	case 'k':
+		co->key = optarg;
+		return true;
+	case 'i':
+		co->vm_id = optarg;
+		return true;
+	case 'j':
+		co->json = true;
+		return true;
+	case 'm':
+	case 'M':
+		if (!parse_u32(optarg, &v) || !v)
+			return false;
+		*(c == 'm' ? &co->proto_min : &co->proto_max) = v;
+		return true;
+	case 'c':
+	case 'o':
+		if (!parse_ms(optarg, &ms) || !ms)
+			return false;
+		*(c == 'c' ? &prm->confirm_timeout_ms : &prm->io_timeout_ms) = ms;
+		return true;
+	default:
+		return false;	/* unknown: getopt said so already */
+	}
+}
+
 static const struct option common_long[] = {
 	{ "qmp", required_argument, NULL, 'q' },
 	{ "key", required_argument, NULL, 'k' },
@@ -520,6 +557,8 @@ static const struct option common_long[] = {
 	{ "proto-min", required_argument, NULL, 'm' },
 	{ "proto-max", required_argument, NULL, 'M' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "confirm-timeout", required_argument, NULL, 'c' },
+	{ "io-timeout", required_argument, NULL, 'o' },
 };
 
 static void usage_qemu(FILE *f)
@@ -685,8 +724,6 @@ static int qemu_send(int argc, char **argv)
 		{ "max-time", required_argument, NULL, 'T' },
 		{ "policy", required_argument, NULL, 'p' },
 		{ "bw", required_argument, NULL, 'b' },
-		{ "confirm-timeout", required_argument, NULL, 'c' },
-		{ "io-timeout", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -719,20 +756,7 @@ static int qemu_send(int argc, char **argv)
 	memcpy(longopts + sizeof(common_long) / sizeof(common_long[0]), extra,
 	       sizeof(extra));
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		uint32_t v;
-		int ms;
-
 		switch (c) {
-		case 'q': co.qmp = optarg; break;
-		case 'k': co.key = optarg; break;
-		case 'i': co.vm_id = optarg; break;
-		case 'j': co.json = true; break;
-		case 'm':
-		case 'M':
-			if (!parse_u32(optarg, &v) || !v)
-				goto usage;
-			*(c == 'm' ? &co.proto_min : &co.proto_max) = v;
-			break;
 		case 't': to = optarg; break;
 		case 'u': a.qemu_uri = optarg; break;
 		case 'd':
@@ -759,17 +783,12 @@ static int qemu_send(int argc, char **argv)
 			if (!parse_size(optarg, &prm.bw_limit))
 				goto usage;
 			break;
-		case 'c':
-		case 'o':
-			if (!parse_ms(optarg, &ms) || !ms)
-				goto usage;
-			*(c == 'c' ? &prm.confirm_timeout_ms : &prm.io_timeout_ms) = ms;
-			break;
 		case 'h':
 			usage_qemu(stdout);
 			return 0;
 		default:
-			goto usage;
+			if (!parse_common(c, &co, &prm))
+				goto usage;
 		}
 	}
 	if (optind != argc || !co.qmp || !to || !a.qemu_uri || !co.vm_id)
@@ -872,8 +891,6 @@ static int qemu_receive(int argc, char **argv)
 		{ "accept-timeout", required_argument, NULL, 'A' },
 		{ "max-rejects", required_argument, NULL, 'R' },
 		{ "on-failure", required_argument, NULL, 'f' },
-		{ "confirm-timeout", required_argument, NULL, 'c' },
-		{ "io-timeout", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -903,20 +920,7 @@ static int qemu_receive(int argc, char **argv)
 	memcpy(longopts + sizeof(common_long) / sizeof(common_long[0]), extra,
 	       sizeof(extra));
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		uint32_t v;
-		int ms;
-
 		switch (c) {
-		case 'q': co.qmp = optarg; break;
-		case 'k': co.key = optarg; break;
-		case 'i': co.vm_id = optarg; break;
-		case 'j': co.json = true; break;
-		case 'm':
-		case 'M':
-			if (!parse_u32(optarg, &v) || !v)
-				goto usage;
-			*(c == 'm' ? &co.proto_min : &co.proto_max) = v;
-			break;
 		case 'l': listen = optarg; break;
 		case 'I': incoming = optarg; break;
 		case 'A':
@@ -934,17 +938,12 @@ static int qemu_receive(int argc, char **argv)
 			else if (strcmp(optarg, "quit"))
 				goto usage;
 			break;
-		case 'c':
-		case 'o':
-			if (!parse_ms(optarg, &ms) || !ms)
-				goto usage;
-			*(c == 'c' ? &prm.confirm_timeout_ms : &prm.io_timeout_ms) = ms;
-			break;
 		case 'h':
 			usage_qemu(stdout);
 			return 0;
 		default:
-			goto usage;
+			if (!parse_common(c, &co, &prm))
+				goto usage;
 		}
 	}
 	if (optind != argc || !co.qmp || !listen || !co.vm_id)
