@@ -11,6 +11,7 @@
 #       (a kmig file system), or anonymous RAM if RAMDIR is "";
 #       LOAD and MIB are the guest's workload (guest-load.c). QMP on
 #       /tmp/NAME.HOST.qmp, the guest's console in /tmp/NAME.HOST.serial,
+#       a second QMP socket for an event watcher on /tmp/NAME.HOST.ev,
 #       QEMU's pid in /tmp/NAME.HOST.pid, its stderr in /tmp/NAME.HOST.err;
 #       the pid of the background job in qemu_HOST.
 #   qemu_kill HOST NAME [SIGNAL]
@@ -37,13 +38,15 @@ qemu_start() {
 	else
 		q_ram="-machine pc"
 	fi
-	rm -f /tmp/$q_n.$q_h.qmp /tmp/$q_n.$q_h.serial /tmp/$q_n.$q_h.pid
+	rm -f /tmp/$q_n.$q_h.qmp /tmp/$q_n.$q_h.ev /tmp/$q_n.$q_h.serial \
+		/tmp/$q_n.$q_h.pid
 	on $q_h $QEMU $accel -m $QEMU_RAM -smp 1 -nodefaults -no-user-config \
 		-display none $q_ram \
 		-kernel $GUEST/vmlinuz -initrd $GUEST/initrd.gz \
 		-append "console=ttyS0 quiet panic=-1 kmig.load=$q_load kmig.mib=$q_mib" \
 		-serial file:/tmp/$q_n.$q_h.serial \
 		-qmp unix:/tmp/$q_n.$q_h.qmp,server=on,wait=off \
+		-qmp unix:/tmp/$q_n.$q_h.ev,server=on,wait=off \
 		-pidfile /tmp/$q_n.$q_h.pid "$@" \
 		2>/tmp/$q_n.$q_h.err &
 	eval "qemu_$q_h=$!"

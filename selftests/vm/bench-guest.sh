@@ -141,10 +141,11 @@ wait_guest() { # HOST NAME: the guest printed its first passes
 }
 
 # qemu_run WHO RATE: one migration of a fresh guest; prints
-# "total_ms downtime_ms bytes cpu_ms" or returns 1 (did not complete).
+# "total_ms downtime_ms bytes cpu_ms rounds" or returns 1 (did not
+# complete). Rounds are QEMU's dirty-sync-count or kmig's rounds.
 qemu_run() {
 	n=bq
-	rm -f /tmp/$n.*
+	rm -f /tmp/$n.*	# the results are in /tmp/bqr.*
 	if [ $1 = kmig ]; then
 		qemu_start a $n $2 32 /tmp/kfs-a
 		qemu_start b $n $2 32 /tmp/kfs-b -incoming defer
@@ -154,6 +155,13 @@ qemu_run() {
 	fi
 	wait_guest a $n || { qemu_kill a $n; qemu_kill b $n; return 1; }
 	sleep 1
+	# Downtime, for every migrator alike: QEMU's STOP event on the source
+	# to its RESUME event on the destination (one clock in this VM).
+	kmigctl qemu qmp --qmp /tmp/$n.a.ev --wait-event STOP >/tmp/$n.stop 2>&1 &
+	w1=$!
+	kmigctl qemu qmp --qmp /tmp/$n.b.ev --wait-event RESUME >/tmp/$n.resume 2>&1 &
+	w2=$!
+	sleep 0.5
 	cpu0=$(qemu_cpu a $n)
 	ok=0
 	if [ $1 = kmig ]; then
@@ -168,9 +176,7 @@ qemu_run() {
 		wait $dst || ok=1
 		sum=$(grep '"summary"' /tmp/$n.src)
 		total=$(echo "$sum" | jnum total_ms)
-		stop=$(echo "$sum" | jnum stop_us)
-		resume=$(grep '"summary"' /tmp/$n.dst | jnum resume_us)
-		down=$(awk -v a="$stop" -v b="$resume" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+		rounds=$(echo "$sum" | jnum rounds)
 		bytes=$(($(echo "$sum" | jnum bytes) + $(echo "$sum" | jnum qemu_bytes)))
 		cpu=$(awk -v a="$(echo "$sum" | jnum cpu_ms)" -v q=$(($(qemu_cpu a $n) - cpu0)) \
 			'BEGIN { printf "%d", a + q }')
@@ -196,8 +202,9 @@ qemu_run() {
 		done
 		[ "$st" = completed ] || ok=1
 		total=$(jnum total-time < /tmp/$n.q)
-		down=$(jnum downtime < /tmp/$n.q)
+		rounds=$(sed 's/.*"ram":{//' /tmp/$n.q | jnum dirty-sync-count)
 		bytes=$(sed 's/.*"ram":{//' /tmp/$n.q | jnum transferred)
+		[ -n "$total" ] || echo "# $1: no total-time in $(cat /tmp/$n.q)" >&2
 		cpu=$(($(qemu_cpu a $n) - cpu0))
 	fi
 	# the guest goes on at the destination, its self-check passing
@@ -207,11 +214,14 @@ qemu_run() {
 		sleep 1
 	done
 	[ "$(last_pass $n b)" -gt "$last" ] && ! grep -q FAILED /tmp/$n.b.serial || ok=1
+	wait $w1 $w2
+	down=$(awk -v a="$(cat /tmp/$n.stop)" -v b="$(cat /tmp/$n.resume)" \
+		'BEGIN { if (a > 0 && b > a) printf "%.1f", (b - a) / 1000; else print "-" }')
 	qemu_kill a $n
 	qemu_kill b $n
 	sleep 1
 	[ $ok = 0 ] || return 1
-	echo "$total $down $bytes $cpu"
+	echo "$total $down $bytes $cpu $rounds"
 }
 
 # qemu_part RATE: two passes of each, interleaved; one row per migrator
@@ -221,33 +231,33 @@ qemu_part() {
 	mount -t kmig none /tmp/kfs-a && mount -t kmig none /tmp/kfs-b || { rc=1; return; }
 	echo "# QEMU's guests run under $accel_how"
 	for who in qemu multifd kmig; do
-		: > /tmp/bq.res.$who
-		: > /tmp/bq.fail.$who
+		: > /tmp/bqr.res.$who
+		: > /tmp/bqr.fail.$who
 	done
 	for i in 1 2; do
 		for who in qemu multifd kmig; do
 			if r=$(qemu_run $who "$1"); then
 				echo "# $who $1 pass $i: $r"
-				echo "$r" >> /tmp/bq.res.$who
+				echo "$r" >> /tmp/bqr.res.$who
 			else
 				echo "# $who $1 pass $i: did not complete"
-				echo x >> /tmp/bq.fail.$who
+				echo x >> /tmp/bqr.fail.$who
 			fi
 		done
 	done
-	kt=$(awk '{ s += $1 } END { if (NR) printf "%d", s / NR }' /tmp/bq.res.kmig)
+	kt=$(awk '{ s += $1 } END { if (NR) printf "%d", s / NR }' /tmp/bqr.res.kmig)
 	for who in qemu multifd kmig; do
 		name=$who
 		[ $who = qemu ] && name="QEMU, plain"
 		[ $who = multifd ] && name="QEMU, multifd x4"
 		[ $who = kmig ] && name="QEMU + kmig"
-		awk -v rate="$1" -v name="$name" -v kt="$kt" -v failed="$(wc -l < /tmp/bq.fail.$who)" '
+		awk -v rate="$1" -v name="$name" -v kt="$kt" -v failed="$(wc -l < /tmp/bqr.fail.$who)" '
 			{ t += $1; d += $2; b += $3; c += $4 }
 			END {
 				if (!NR) { printf "| %s | %s | - | - | - | - | - | %d |\n", rate, name, failed; exit }
 				printf "| %s | %s | %d | %.0f | %.1f | %d | %.2f | %d |\n", rate, name,
 					t / NR, d / NR, b / NR / 1e6, c / NR, kt / (t / NR), failed
-			}' /tmp/bq.res.$who
+			}' /tmp/bqr.res.$who
 	done
 	umount /tmp/kfs-a /tmp/kfs-b
 }

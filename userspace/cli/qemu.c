@@ -567,6 +567,7 @@ static void usage_qemu(FILE *f)
 		"usage: %s qemu send --qmp SOCKET --to HOST:PORT --qemu-uri URI --vm-id ID [options]\n"
 		"       %s qemu receive --qmp SOCKET --listen [ADDR:]PORT --vm-id ID [options]\n"
 		"       %s qemu qmp --qmp SOCKET COMMAND [ARGUMENTS-JSON]\n"
+		"       %s qemu qmp --qmp SOCKET --wait-event STOP|RESUME\n"
 		"\n"
 		"Migrate a stock QEMU guest whose RAM is on kmig files (memory-backend-file\n"
 		"on a kmig file system, share=on): kmig moves the RAM, QEMU its device state.\n"
@@ -595,8 +596,9 @@ static void usage_qemu(FILE *f)
 		"Exit status: 0 migrated, 1 failed (the source guest runs on), 2 usage,\n"
 		"3 environment, 4 outcome unknown (neither side resumed the guest).\n"
 		"qmp runs one QMP command and prints its return as JSON (exit 1 if QEMU\n"
-		"refused it).\n",
-		prog, prog, prog);
+		"refused it), or waits up to 60 s for an event and prints QEMU's time of\n"
+		"it in microseconds.\n",
+		prog, prog, prog, prog);
 }
 
 /* Stop the destination QEMU after a failed migration, unless kept. */
@@ -1060,15 +1062,33 @@ usage:
 /*
  * kmigctl qemu qmp --qmp SOCKET COMMAND [ARGUMENTS]: one QMP command, its
  * "return" printed as one line of JSON (for scripts: make bench).
+ * kmigctl qemu qmp --qmp SOCKET --wait-event STOP|RESUME [TIMEOUT_MS]: wait
+ * for that event and print its QEMU timestamp in microseconds.
  */
 static int qemu_qmp(int argc, char **argv)
 {
 	struct json_object *args = NULL, *r;
 	struct qmp q;
-	int ret;
+	uint64_t us;
+	int ret, ms = 60000;
 
 	if (argc < 4 || argc > 5 || strcmp(argv[1], "--qmp"))
 		goto usage;
+	if (!strcmp(argv[3], "--wait-event")) {
+		if (argc < 5 || (strcmp(argv[4], "STOP") && strcmp(argv[4], "RESUME")))
+			goto usage;
+		if (qmp_open(&q, argv[2], "QEMU", QMP_TIMEOUT_MS)) {
+			errmsg("%s", q.error);
+			return EXIT_ENV;
+		}
+		ret = qmp_wait_event_time(&q, !strcmp(argv[4], "RESUME"), 0, &us, ms);
+		if (ret)
+			errmsg("%s", q.error);
+		else
+			printf("%llu\n", (unsigned long long)us);
+		qmp_close(&q);
+		return ret ? EXIT_REFUSED : 0;
+	}
 	if (argc == 5) {
 		args = json_tokener_parse(argv[4]);
 		if (!args || !json_object_is_type(args, json_type_object)) {
