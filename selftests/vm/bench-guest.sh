@@ -177,6 +177,7 @@ qemu_run() {
 		sum=$(grep '"summary"' /tmp/$n.src)
 		total=$(echo "$sum" | jnum total_ms)
 		rounds=$(echo "$sum" | jnum rounds)
+		echo "# kmig's switch-over, ms: $(echo "$sum" | sed -n 's/.*"parked_ms":\([0-9.]*\),"final_ms":\([0-9.]*\),"device_ms":\([0-9.]*\),"commit_ms":\([0-9.]*\).*/parked \1, final round to READY \2, device state \3, GO to ACK \4/p')" >&2
 		bytes=$(($(echo "$sum" | jnum bytes) + $(echo "$sum" | jnum qemu_bytes)))
 		cpu=$(awk -v a="$(echo "$sum" | jnum cpu_ms)" -v q=$(($(qemu_cpu a $n) - cpu0)) \
 			'BEGIN { printf "%d", a + q }')

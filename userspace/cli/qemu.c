@@ -66,6 +66,9 @@ struct agent {
 	/* source */
 	const char *qemu_uri;
 	uint64_t stop_us;		/* QEMU's STOP event */
+	/* the switch-over's steps, wall clock us: QEMU parked, READY came,
+	 * QEMU's device state sent, the destination acknowledged */
+	uint64_t parked_us, ready_us, device_us, ack_us;
 	char qemu_status[QMP_STATUS_MAX];	/* QEMU's run state at the end */
 	const char *hold;		/* KMIG_TEST_QEMU_HOLD */
 	/* destination */
@@ -369,6 +372,7 @@ static int source_pause(void *opaque)
 		source_resume(a);
 		return ret;
 	}
+	a->parked_us = wall_us();
 	say(a, "QEMU stopped the guest and waits in pre-switchover");
 	return 0;
 }
@@ -406,6 +410,7 @@ static int source_continue(void *opaque)
 	char st[QMP_STATUS_MAX];
 	int ret;
 
+	a->ready_us = wall_us();
 	test_hold(a);
 	json_object_object_add(args, "state", json_object_new_string("pre-switchover"));
 	ret = qmp_call(&a->qmp, "migrate-continue", args, NULL, QMP_TIMEOUT_MS);
@@ -416,6 +421,7 @@ static int source_continue(void *opaque)
 			 "QEMU's device state migration ended '%s'", st);
 		ret = -EIO;
 	}
+	a->device_us = wall_us();
 	if (ret)
 		say(a, "%s", a->qmp.error);
 	else
@@ -464,6 +470,16 @@ static void print_summary(struct agent *a, const struct kmig_migrate_result *r,
 		json_object_object_add(o, "stop_us", json_object_new_uint64(a->stop_us));
 		json_object_object_add(o, "qemu_status",
 				       json_object_new_string(a->qemu_status));
+		if (a->ack_us && a->device_us) {
+			json_object_object_add(o, "parked_ms",
+					       json_object_new_double((a->parked_us - a->stop_us) / 1e3));
+			json_object_object_add(o, "final_ms",
+					       json_object_new_double((a->ready_us - a->parked_us) / 1e3));
+			json_object_object_add(o, "device_ms",
+					       json_object_new_double((a->device_us - a->ready_us) / 1e3));
+			json_object_object_add(o, "commit_ms",
+					       json_object_new_double((a->ack_us - a->device_us) / 1e3));
+		}
 		json_object_object_add(o, "cpu_ms", json_object_new_double(cpu_ms()));
 		json_object_object_add(o, "resume_us",
 				       json_object_new_uint64(a->resume_us));
@@ -485,9 +501,15 @@ static void print_summary(struct agent *a, const struct kmig_migrate_result *r,
 	if (!strcmp(a->role, "source")) {
 		printf("  QEMU bytes:          %llu (device state)\n",
 		       (unsigned long long)qemu_bytes);
-		if (!r->status)
+		if (!r->status) {
 			printf("  downtime:            %.1f ms (QEMU's STOP to the destination's resume)\n",
 			       downtime_ms);
+			printf("    QEMU parked %.1f, final round to READY %.1f, device state %.1f, GO to ACK %.1f ms\n",
+			       (a->parked_us - a->stop_us) / 1e3,
+			       (a->ready_us - a->parked_us) / 1e3,
+			       (a->device_us - a->ready_us) / 1e3,
+			       (a->ack_us - a->device_us) / 1e3);
+		}
 		printf("  source QEMU:         %s\n", a->qemu_status);
 	}
 	printf("  total time:          %.1f ms\n", r->total_ns / 1e6);
@@ -851,8 +873,9 @@ static int qemu_send(int argc, char **argv)
 			json_object_object_get(r, "ram"), "transferred"));
 		json_object_put(r);
 	}
+	a.ack_us = wall_us();
 	if (!ret)
-		downtime_ms = (wall_us() - a.stop_us) / 1e3;
+		downtime_ms = (a.ack_us - a.stop_us) / 1e3;
 	if (!qmp_call(&a.qmp, "query-status", NULL, &r, QMP_TIMEOUT_MS)) {
 		snprintf(a.qemu_status, sizeof(a.qemu_status), "%s",
 			 json_object_get_string(json_object_object_get(r, "status")));
