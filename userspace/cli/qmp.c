@@ -79,9 +79,11 @@ static void qmp_event(struct qmp *q, struct json_object *o)
 /*
  * The next line that is not an event, parsed, by @deadline (ms, monotonic;
  * -1 = do not wait for more than is there). NULL with *err set otherwise:
- * -ETIMEDOUT (also when nothing is pending with deadline -1), -EPIPE, -EIO.
+ * -ETIMEDOUT (also when nothing is pending with deadline -1), -EPIPE, -EIO;
+ * or, with @on_event, 0 as soon as an event was dispatched.
  */
-static struct json_object *qmp_next(struct qmp *q, int64_t deadline, int *err)
+static struct json_object *qmp_next(struct qmp *q, int64_t deadline, int *err,
+				    bool on_event)
 {
 	for (;;) {
 		char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
@@ -108,6 +110,10 @@ static struct json_object *qmp_next(struct qmp *q, int64_t deadline, int *err)
 				return o;
 			qmp_event(q, o);
 			json_object_put(o);
+			if (on_event) {
+				*err = 0;
+				return NULL;
+			}
 			continue;
 		}
 		if (q->closed) {
@@ -158,7 +164,7 @@ int qmp_poll(struct qmp *q, int timeout_ms)
 	int err = 0;
 
 	/* Only events can come while no command is in flight. */
-	o = qmp_next(q, deadline, &err);
+	o = qmp_next(q, deadline, &err, true);
 	if (o) {
 		json_object_put(o);
 		return qmp_errorf(q, -EIO, "%s answered a command nobody sent", q->who);
@@ -199,7 +205,7 @@ int qmp_call(struct qmp *q, const char *cmd, struct json_object *args,
 	}
 	json_object_put(req);
 
-	o = qmp_next(q, deadline, &err);
+	o = qmp_next(q, deadline, &err, false);
 	if (!o)
 		return err;
 	if (json_object_object_get_ex(o, "return", &r)) {
@@ -247,7 +253,7 @@ int qmp_open(struct qmp *q, const char *path, const char *who, int timeout_ms)
 		}
 		usleep(50000);
 	}
-	o = qmp_next(q, deadline, &err);
+	o = qmp_next(q, deadline, &err, false);
 	if (!o) {
 		qmp_close(q);
 		return err;

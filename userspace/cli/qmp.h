@@ -59,7 +59,7 @@ int qmp_wait_migration(struct qmp *q, const char *const *want, char *got,
 int qmp_wait_event_time(struct qmp *q, bool resume, uint64_t after_us,
 			uint64_t *us, int timeout_ms);
 
-/* Read and dispatch what is pending, waiting at most @timeout_ms. */
+/* Wait at most @timeout_ms for an event; returns once one was dispatched. */
 int qmp_poll(struct qmp *q, int timeout_ms);
 
 /* Is @s one of the NULL-terminated @set? */
