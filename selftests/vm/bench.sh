@@ -11,7 +11,8 @@
 # heavy KVM use, see Documentation/testing.rst) or whose runs fail is booted
 # again, up to twice; the retry is announced in the table. BENCH_ARGS (kmig_bench's
 # arguments) runs kmig_bench alone; BENCH_PART runs one part alone (parts,
-# track: the KVM guest of bench-track, or whole:MIB:BW:RATE).
+# track: the KVM guest of bench-track, whole:MIB:BW:RATE or qemu:RATE), or
+# BENCH_PART=qemu the stock QEMU table alone.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -47,9 +48,9 @@ part() {
 
 {
 	echo "Measured $(date -u +%Y-%m-%d) on $(uname -n), $(nproc) host cpus; guest kernel $KVER"
-	if [ -n "${BENCH_PART:-}" ]; then
+	if [ -n "${BENCH_PART:-}" ] && [ "$BENCH_PART" != qemu ]; then
 		part one "$BENCH_PART"
-	else
+	elif [ -z "${BENCH_PART:-}" ]; then
 		part parts parts
 	fi
 	if [ -z "${BENCH_ARGS:-}" ] && [ -z "${BENCH_PART:-}" ]; then
@@ -73,7 +74,8 @@ part() {
 			done
 		done
 	fi
-	if [ -z "${BENCH_ARGS:-}" ] && [ -z "${BENCH_PART:-}" ]; then
+	if [ -z "${BENCH_ARGS:-}" ] &&
+	   { [ -z "${BENCH_PART:-}" ] || [ "$BENCH_PART" = qemu ]; }; then
 		echo
 		echo "## stock QEMU 7.2: a Linux guest (128 MiB, a 32 MiB buffer rewritten at RATE pages/s); QEMU's own migration against QEMU + kmig; means of 2, one boot per rate"
 		echo
