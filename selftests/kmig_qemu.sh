@@ -218,7 +218,7 @@ source_survives() { # NAME REASON_PATTERN
 }
 
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 
 good_migration qemu_idle idle 16 "" hold
 result qemu_idle_guest $?
@@ -271,5 +271,22 @@ result qemu_destination_qemu_killed $?
 # The destination agent dies during pre-copy.
 kill_in_precopy qemu_agentdie 'kill -KILL $dst'
 result qemu_destination_agent_killed $?
+
+
+# The destination QEMU dies at the switch-over, after READY and before GO
+# (the source agent holds there): QEMU's device state cannot go, no GO is
+# sent, and the source guest runs on.
+migrate qemu_lastdie busy 16 "" "" "KMIG_TEST_QEMU_HOLD=/tmp/qemu_lastdie.hold"
+for i in $(seq 1 300); do
+	[ -f /tmp/qemu_lastdie.hold.held ] && break
+	kill -0 $src 2>/dev/null || break
+	sleep 1
+done
+qemu_kill b qemu_lastdie KILL
+sleep 1
+touch /tmp/qemu_lastdie.hold.go
+finish_failed
+source_survives qemu_lastdie "the step before GO failed"
+result qemu_destination_qemu_killed_before_go $?
 
 exit $fail
