@@ -583,6 +583,53 @@ static const struct option common_long[] = {
 	{ "io-timeout", required_argument, NULL, 'o' },
 };
 
+#define COMMON_OPTS	(sizeof(common_long) / sizeof(common_long[0]))
+
+/* @all gets the options both agents take, then a command's own @extra. */
+static void merge_opts(struct option *all, const struct option *extra,
+		       size_t extra_size)
+{
+	memcpy(all, common_long, sizeof(common_long));
+	memcpy(all + COMMON_OPTS, extra, extra_size);
+}
+
+/*
+ * What both agents do first: the key, QMP, the guest's RAM, /dev/kmig.
+ * 0, or an exit status after saying why; agent_end() undoes it either way.
+ */
+static int agent_begin(struct agent *a, const struct common_opts *co,
+		       const char *who, struct kmig_key *key,
+		       struct kmig_hs_opts *hs, int *dev)
+{
+	a->json = co->json;
+	a->qmp.fd = -1;
+	*dev = -1;
+	if (co->key) {
+		if (load_key(co->key, key))
+			return EXIT_ENV;
+		hs->key = key;
+	}
+	if (qmp_open(&a->qmp, co->qmp, who, QMP_TIMEOUT_MS)) {
+		errmsg("%s", a->qmp.error);
+		return EXIT_ENV;
+	}
+	if (find_ram(a))
+		return EXIT_ENV;
+	*dev = open_device();
+	return *dev < 0 ? EXIT_ENV : 0;
+}
+
+static void agent_end(struct agent *a, int dev, const struct common_opts *co,
+		      struct kmig_key *key)
+{
+	close_ram(a);
+	qmp_close(&a->qmp);
+	if (dev >= 0)
+		close(dev);
+	if (co->key)
+		kmig_key_clear(key);
+}
+
 static void usage_qemu(FILE *f)
 {
 	fprintf(f,
@@ -754,8 +801,7 @@ static int qemu_send(int argc, char **argv)
 	static const char *const caps[] = { "x-ignore-shared",
 					    "pause-before-switchover",
 					    "events", NULL };
-	struct option longopts[sizeof(common_long) / sizeof(common_long[0]) +
-			       sizeof(extra) / sizeof(extra[0])];
+	struct option longopts[COMMON_OPTS + sizeof(extra) / sizeof(extra[0])];
 	struct agent a = { .role = "source" };
 	struct common_opts co = { 0 };
 	KMIG_MIGRATE_PARAMS(prm, .confirm_timeout_ms = 30000,
@@ -776,9 +822,7 @@ static int qemu_send(int argc, char **argv)
 	double downtime_ms = 0;
 	int dev = -1, sock = -1, c, ret, fds[QEMU_MAX_RAM];
 
-	memcpy(longopts, common_long, sizeof(common_long));
-	memcpy(longopts + sizeof(common_long) / sizeof(common_long[0]), extra,
-	       sizeof(extra));
+	merge_opts(longopts, extra, sizeof(extra));
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': to = optarg; break;
@@ -817,24 +861,11 @@ static int qemu_send(int argc, char **argv)
 	}
 	if (optind != argc || !co.qmp || !to || !a.qemu_uri || !co.vm_id)
 		goto usage;
-	a.json = co.json;
 	a.hold = getenv("KMIG_TEST_QEMU_HOLD");
-	if (co.key && load_key(co.key, &key))
-		return EXIT_ENV;
-	if (co.key)
-		hs_opts.key = &key;
-
-	ret = qmp_open(&a.qmp, co.qmp, "the source QEMU", QMP_TIMEOUT_MS);
-	if (ret) {
-		errmsg("%s", a.qmp.error);
-		return EXIT_ENV;
-	}
+	ret = agent_begin(&a, &co, "the source QEMU", &key, &hs_opts, &dev);
+	if (ret)
+		goto out;
 	ret = EXIT_ENV;
-	if (find_ram(&a))
-		goto out;
-	dev = open_device();
-	if (dev < 0)
-		goto out;
 	if (qmp_migration_status(&a.qmp, st, sizeof(st)) ||
 	    !strcmp(st, "active") || !strcmp(st, "pre-switchover") ||
 	    !strcmp(st, "setup") || !strcmp(st, "device")) {
@@ -889,12 +920,7 @@ static int qemu_send(int argc, char **argv)
 out:
 	if (sock >= 0)
 		close(sock);
-	close_ram(&a);
-	qmp_close(&a.qmp);
-	if (dev >= 0)
-		close(dev);
-	if (co.key)
-		kmig_key_clear(&key);
+	agent_end(&a, dev, &co, &key);
 	return ret;
 usage:
 	usage_qemu(stderr);
@@ -920,8 +946,7 @@ static int qemu_receive(int argc, char **argv)
 		{ 0 },
 	};
 	static const char *const caps[] = { "x-ignore-shared", "events", NULL };
-	struct option longopts[sizeof(common_long) / sizeof(common_long[0]) +
-			       sizeof(extra) / sizeof(extra[0])];
+	struct option longopts[COMMON_OPTS + sizeof(extra) / sizeof(extra[0])];
 	struct agent a = { .role = "destination", .data_sock = -1 };
 	struct common_opts co = { 0 };
 	KMIG_MIGRATE_PARAMS(prm, .confirm_timeout_ms = 30000);
@@ -941,9 +966,7 @@ static int qemu_receive(int argc, char **argv)
 	bool keep = false;
 	int dev = -1, lfd = -1, c, ret, fds[QEMU_MAX_RAM];
 
-	memcpy(longopts, common_long, sizeof(common_long));
-	memcpy(longopts + sizeof(common_long) / sizeof(common_long[0]), extra,
-	       sizeof(extra));
+	merge_opts(longopts, extra, sizeof(extra));
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen = optarg; break;
@@ -973,7 +996,6 @@ static int qemu_receive(int argc, char **argv)
 	}
 	if (optind != argc || !co.qmp || !listen || !co.vm_id)
 		goto usage;
-	a.json = co.json;
 	lfd = kmig_listen_socket(listen, where, sizeof(where));
 	if (lfd == -EINVAL) {
 		errmsg("--listen: expected [ADDR:]PORT with a numeric address, got '%s'",
@@ -984,24 +1006,10 @@ static int qemu_receive(int argc, char **argv)
 		errmsg("--listen %s: %s", listen, strerror(-lfd));
 		return EXIT_ENV;
 	}
-	if (co.key && load_key(co.key, &key)) {
-		close(lfd);
-		return EXIT_ENV;
-	}
-	if (co.key)
-		hs_opts.key = &key;
-	ret = qmp_open(&a.qmp, co.qmp, "the destination QEMU", QMP_TIMEOUT_MS);
-	if (ret) {
-		errmsg("%s", a.qmp.error);
-		close(lfd);
-		return EXIT_ENV;
-	}
+	ret = agent_begin(&a, &co, "the destination QEMU", &key, &hs_opts, &dev);
+	if (ret)
+		goto out;
 	ret = EXIT_ENV;
-	if (find_ram(&a))
-		goto out;
-	dev = open_device();
-	if (dev < 0)
-		goto out;
 	if (destination_prepare(&a) || qmp_set_caps(&a.qmp, caps, true)) {
 		say(&a, "%s", a.qmp.error);
 		goto out;
@@ -1070,12 +1078,7 @@ out:
 		close(lfd);
 	if (a.data_sock >= 0)
 		close(a.data_sock);
-	close_ram(&a);
-	qmp_close(&a.qmp);
-	if (dev >= 0)
-		close(dev);
-	if (co.key)
-		kmig_key_clear(&key);
+	agent_end(&a, dev, &co, &key);
 	return ret;
 usage:
 	usage_qemu(stderr);
