@@ -6,12 +6,13 @@
  *
  * A flat directory of regular files, in the manner of hugetlbfs. A new file
  * has size 0 and no memory object; the first ftruncate() to a non-zero
- * size creates one (kmig_mem_new(), as KMIG_MEM_CREATE does) and publishes
- * it in the inode (Lifetime above struct kmig_mem in mem.h). Its size never
- * changes after that. Every open of the file, in any process, shares the
- * inode and so its address_space: mmap, fault, write-notify tracking and
- * the memory-fd ioctls are those of mem.c. Documentation/userspace-api.rst
- * has every operation and its errno.
+ * size creates one (kmig_mem_new(), as KMIG_MEM_CREATE does, with
+ * KMIG_MEM_CREATE_LARGE on a mount with the "large" option) and publishes it
+ * in the inode (Lifetime above struct kmig_mem in mem.h). Its size, and
+ * whether it is large, never change after that. Every open of the file, in
+ * any process, shares the inode and so its address_space: mmap, fault,
+ * write-notify tracking and the memory-fd ioctls are those of mem.c.
+ * Documentation/userspace-api.rst has every operation and its errno.
  *
  * Locking: the inode lock (held by the VFS around ->setattr) serializes
  * sizing a file. @lock of struct kmigfs_sb_info protects its counters; nothing
@@ -39,6 +40,7 @@ struct kmigfs_opts {
 	kgid_t gid;
 	u64 max_pages;		/* size=, in pages; 0: no limit */
 	u64 max_inodes;		/* nr_inodes=; 0: no limit */
+	bool large;		/* large / nolarge */
 	unsigned int seen;	/* BIT(KMIGFS_OPT_*) of the options given */
 };
 
@@ -46,9 +48,13 @@ struct kmigfs_opts {
  * struct kmigfs_sb_info - one mount's limits and usage, its s_fs_info.
  *
  * @lock (spinlock) protects @max_pages, @used_pages, @max_inodes and
- * @used_inodes. @used_pages is the sum of the sizes of the files whose inode
- * is alive, reserved before an object is created and given back when its
- * inode is evicted; @used_inodes counts the inodes alive, the root included.
+ * @used_inodes, and serializes writers of @large (remount), which readers
+ * read with READ_ONCE(): each file's sizing sees one value or the other.
+ * @used_pages is the sum of the sizes of the files whose inode is alive,
+ * reserved before an object is created and given back when its inode is
+ * evicted; @used_inodes counts the inodes alive, the root included.
+ * @large (mount option "large"): files sized from now on get
+ * KMIG_MEM_CREATE_LARGE objects.
  * @mode, @uid and @gid are the root directory's, for show_options; fixed.
  */
 struct kmigfs_sb_info {
@@ -57,6 +63,7 @@ struct kmigfs_sb_info {
 	u64 used_pages;
 	u64 max_inodes;
 	u64 used_inodes;
+	bool large;
 	umode_t mode;
 	kuid_t uid;
 	kgid_t gid;
@@ -196,6 +203,8 @@ static int kmigfs_show_options(struct seq_file *m, struct dentry *root)
 		seq_printf(m, ",size=%llu", max_pages << PAGE_SHIFT);
 	if (max_inodes)
 		seq_printf(m, ",nr_inodes=%llu", max_inodes);
+	if (READ_ONCE(sbi->large))
+		seq_puts(m, ",large");
 	return 0;
 }
 
@@ -209,12 +218,15 @@ static const struct super_operations kmigfs_sops = {
 /*
  * Size a file: the first non-zero size creates its object; the same size
  * again is a no-op; any other change of size later is -EPERM (like a memfd
- * sealed against growing and shrinking). Called under the inode lock.
+ * sealed against growing and shrinking). The object is large if the mount
+ * says so now: a later remount does not change it. Called under the inode
+ * lock.
  */
 static int kmigfs_set_size(struct inode *inode, loff_t size)
 {
 	struct kmigfs_sb_info *sbi = kmigfs_sbi(inode->i_sb);
 	struct kmig_mem *mem = inode->i_private;
+	u32 flags;
 	u64 pages;
 
 	if (mem)
@@ -229,7 +241,8 @@ static int kmigfs_set_size(struct inode *inode, loff_t size)
 	pages = size >> PAGE_SHIFT;
 	if (!kmigfs_reserve_pages(sbi, pages))
 		return -ENOSPC;
-	mem = kmig_mem_new(size, 0);
+	flags = READ_ONCE(sbi->large) ? KMIG_MEM_CREATE_LARGE : 0;
+	mem = kmig_mem_new(size, flags);
 	if (IS_ERR(mem)) {
 		kmigfs_unreserve_pages(sbi, pages);
 		return PTR_ERR(mem);
@@ -353,6 +366,7 @@ static int kmigfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	spin_lock_init(&sbi->lock);
 	sbi->max_pages = opts->max_pages;
 	sbi->max_inodes = opts->max_inodes;
+	sbi->large = opts->large;
 	sbi->mode = opts->mode;
 	sbi->uid = opts->uid;
 	sbi->gid = opts->gid;
@@ -389,6 +403,7 @@ enum {
 	KMIGFS_OPT_GID,
 	KMIGFS_OPT_SIZE,
 	KMIGFS_OPT_NR_INODES,
+	KMIGFS_OPT_LARGE,
 };
 
 static const struct fs_parameter_spec kmigfs_params[] = {
@@ -397,6 +412,7 @@ static const struct fs_parameter_spec kmigfs_params[] = {
 	fsparam_u32("gid",		KMIGFS_OPT_GID),
 	fsparam_string("size",		KMIGFS_OPT_SIZE),
 	fsparam_string("nr_inodes",	KMIGFS_OPT_NR_INODES),
+	fsparam_flag_no("large",	KMIGFS_OPT_LARGE),	/* and nolarge */
 	{}
 };
 
@@ -448,6 +464,9 @@ static int kmigfs_parse_param(struct fs_context *fc, struct fs_parameter *param)
 			goto bad_value;
 		opts->max_inodes = val;
 		break;
+	case KMIGFS_OPT_LARGE:
+		opts->large = !result.negated;
+		break;
 	}
 	opts->seen |= BIT(opt);
 	return 0;
@@ -464,7 +483,9 @@ static int kmigfs_get_tree(struct fs_context *fc)
 
 /*
  * mount -o remount: size= and nr_inodes= change, but never below what is
- * in use (-EINVAL); mode=, uid= and gid= are ignored, as tmpfs does.
+ * in use (-EINVAL); large / nolarge changes what files sized from now on
+ * get; mode=, uid= and gid= are ignored, as tmpfs does. Nothing changes if
+ * anything is refused.
  */
 static int kmigfs_reconfigure(struct fs_context *fc)
 {
@@ -484,6 +505,8 @@ static int kmigfs_reconfigure(struct fs_context *fc)
 	} else {
 		sbi->max_pages = max_pages;
 		sbi->max_inodes = max_inodes;
+		if (opts->seen & BIT(KMIGFS_OPT_LARGE))
+			WRITE_ONCE(sbi->large, opts->large);
 	}
 	spin_unlock(&sbi->lock);
 	if (ret)

@@ -95,7 +95,7 @@ struct kmig_mem {
 	struct mutex lock;
 	struct mutex populate_lock;	/* see above */
 	bool tracking;
-	bool large;			/* KMIG_MEM_CREATE_LARGE, fixed */
+	bool large;	/* KMIG_MEM_CREATE_LARGE or a "large" kmigfs; fixed */
 	void *owner;
 	struct mem_cgroup *memcg;	/* see above; fixed */
 	struct kmig_dirty dirty;
