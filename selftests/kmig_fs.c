@@ -3,8 +3,8 @@
  * The kmig filesystem (mount -t kmig): guest memory any VMM opens by path.
  * Sizing by ftruncate(), mount options and limits, mmap rules, sharing
  * across opens and processes, lifetime after unlink, the memory-fd ioctls and
- * sessions on path-opened files, read(), and the call sequences of QEMU's
- * memory-backend-file and Cloud Hypervisor.
+ * sessions on path-opened files, read(), the call sequences of QEMU's
+ * memory-backend-file and Cloud Hypervisor, and the "large" mount option.
  */
 #include <linux/fs.h>
 #include <sys/mount.h>
@@ -106,20 +106,25 @@ FIXTURE_TEARDOWN(fs)
 	kmigfs_umount(self->dir);
 }
 
-/* A new file at self->path of @pages pages, open O_RDWR; fd or -errno. */
-static int sized_file(FIXTURE_DATA(fs) *self, const char *path, long pages)
+/* A new file at @path of @pages pages, open O_RDWR; fd or -errno. */
+static int sized_file_ps(const char *path, long pages, long ps)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	int ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = trunc_fd(fd, pages * self->ps);
+	ret = trunc_fd(fd, pages * ps);
 	if (ret) {
 		close(fd);
 		return ret;
 	}
 	return fd;
+}
+
+static int sized_file(FIXTURE_DATA(fs) *self, const char *path, long pages)
+{
+	return sized_file_ps(path, pages, self->ps);
 }
 
 static void *map(int fd, size_t len)
@@ -1089,6 +1094,338 @@ TEST_F(fs, pages_charged_to_creator_memcg)
 	close(fd);
 	unlink(self->path);
 	rmdir(cg);
+}
+
+/*
+ * The "large" mount option: files sized while it is set are
+ * KMIG_MEM_CREATE_LARGE objects, 64 KiB folios on first touch.
+ */
+#define FOLIO_PAGES	16
+#define LARGE_PAGES	256	/* 1 MiB with 4 KiB pages: 16 folios */
+
+/* Write one byte into each of the first @pages pages of @fd's object. */
+static int touch_pages(int fd, long pages, long ps)
+{
+	unsigned char *p = map(fd, pages * ps);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	for (long i = 0; i < pages; i++)
+		p[i * ps + 7] = i + 1;
+	munmap(p, pages * ps);
+	return 0;
+}
+
+/* GET_STATS large_folios of @fd, or -errno. */
+static long large_folios(int fd)
+{
+	struct kmig_mem_stats st;
+	int ret = kmig_mem_stats(fd, &st);
+
+	return ret ? ret : (long)st.large_folios;
+}
+
+/* Is @opt one of the options of the /proc/mounts line of @dir? */
+static bool mount_has_opt(const char *dir, const char *opt)
+{
+	char line[512], *opts, *tok, *save;
+
+	if (!mounts_line(dir, line, sizeof(line)))
+		return false;
+	/* "none DIR kmig OPTS 0 0" */
+	opts = strchr(line + strlen("none ") + strlen(dir) + 1, ' ');
+	if (!opts)
+		return false;
+	opts = strtok_r(opts + 1, " ", &save);
+	for (tok = strtok_r(opts, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		if (!strcmp(tok, opt))
+			return true;
+	return false;
+}
+
+FIXTURE(large) {
+	char dir[64];
+	char path[128];
+	long ps;
+	int dev;
+};
+
+FIXTURE_SETUP(large)
+{
+	int ret;
+
+	self->ps = page_size();
+	if (!kmigfs_registered())
+		SETUP_SKIP("no \"kmig\" filesystem type in /proc/filesystems");
+	ret = kmigfs_mount(self->dir, sizeof(self->dir), MOUNT_OPTS ",large");
+	ASSERT_EQ(0, ret) TH_LOG("mount -t kmig -o large: %s", strerror(-ret));
+	snprintf(self->path, sizeof(self->path), "%s/vm1", self->dir);
+	self->dev = open(KMIG_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->dev);
+}
+
+FIXTURE_TEARDOWN(large)
+{
+	close(self->dev);
+	kmigfs_umount(self->dir);
+}
+
+TEST_F(large, first_touch_populates_folios)
+{
+	int fd = sized_file_ps(self->path, LARGE_PAGES, self->ps);
+	struct kmig_mem_stats st;
+	unsigned char *p;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kmig_mem_stats(fd, &st));
+	EXPECT_EQ(0, st.populated_pages);
+	EXPECT_EQ(0, st.large_folios);
+	p = map(fd, LARGE_PAGES * self->ps);
+	ASSERT_NE(MAP_FAILED, p);
+	p[5 * self->ps] = 0x55;
+	ASSERT_EQ(0, kmig_mem_stats(fd, &st));
+	/* A fresh test VM has 64 KiB blocks to spare. */
+	ASSERT_EQ(1, st.large_folios);
+	EXPECT_EQ(FOLIO_PAGES, st.populated_pages);
+	for (long i = 0; i < LARGE_PAGES; i++)
+		p[i * self->ps + 7] = i + 1;
+	ASSERT_EQ(0, kmig_mem_stats(fd, &st));
+	EXPECT_LT(0, st.large_folios);
+	EXPECT_EQ(LARGE_PAGES / FOLIO_PAGES, st.large_folios);
+	EXPECT_EQ(LARGE_PAGES, st.populated_pages);
+	EXPECT_EQ(st.large_folios, fdinfo(fd, "large-folios"));
+	EXPECT_EQ(LARGE_PAGES, fdinfo(fd, "populated"));
+	/* Each page is its own, through the mapping and through read(). */
+	for (long i = 0; i < LARGE_PAGES; i++) {
+		unsigned char b[8];
+
+		ASSERT_EQ(i == 5 ? 0x55 : 0, p[i * self->ps]);
+		ASSERT_EQ(8, pread(fd, b, 8, i * self->ps));
+		ASSERT_EQ((unsigned char)(i + 1), b[7]);
+	}
+	munmap(p, LARGE_PAGES * self->ps);
+	close(fd);
+}
+
+/* The same sequence on a mount without the option: single pages only. */
+TEST_F(fs, single_pages_without_large)
+{
+	int fd = sized_file(self, self->path, LARGE_PAGES);
+	struct kmig_mem_stats st;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, touch_pages(fd, LARGE_PAGES, self->ps));
+	ASSERT_EQ(0, kmig_mem_stats(fd, &st));
+	EXPECT_EQ(0, st.large_folios);
+	EXPECT_EQ(LARGE_PAGES, st.populated_pages);
+	EXPECT_EQ(0, fdinfo(fd, "large-folios"));
+	close(fd);
+}
+
+/* An end that is not a whole folio is made of single pages. */
+TEST_F(large, partial_end_uses_single_pages)
+{
+	long n = FOLIO_PAGES + 3;
+	int fd = sized_file_ps(self->path, n, self->ps);
+	struct kmig_mem_stats st;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, touch_pages(fd, n, self->ps));
+	ASSERT_EQ(0, kmig_mem_stats(fd, &st));
+	EXPECT_EQ(1, st.large_folios);
+	EXPECT_EQ(n, st.populated_pages);
+	close(fd);
+}
+
+TEST(large_shown_in_proc_mounts)
+{
+	char dir[64];
+
+	if (!kmigfs_registered())
+		SKIP(return, "no \"kmig\" filesystem type");
+	ASSERT_EQ(0, kmigfs_mount(dir, sizeof(dir), "large"));
+	EXPECT_TRUE(mount_has_opt(dir, "large"));
+	EXPECT_FALSE(mount_has_opt(dir, "nolarge"));
+	kmigfs_umount(dir);
+
+	/* nolarge is the default, and not shown; the last one given wins. */
+	ASSERT_EQ(0, kmigfs_mount(dir, sizeof(dir), NULL));
+	EXPECT_FALSE(mount_has_opt(dir, "large"));
+	kmigfs_umount(dir);
+	ASSERT_EQ(0, kmigfs_mount(dir, sizeof(dir), "large,nolarge"));
+	EXPECT_FALSE(mount_has_opt(dir, "large"));
+	EXPECT_FALSE(mount_has_opt(dir, "nolarge"));
+	kmigfs_umount(dir);
+	ASSERT_EQ(0, kmigfs_mount(dir, sizeof(dir), "nolarge,size=1M,large"));
+	EXPECT_TRUE(mount_has_opt(dir, "large"));
+	EXPECT_TRUE(mount_has_opt(dir, "size=1048576"));
+	kmigfs_umount(dir);
+}
+
+TEST(large_with_value_einval)
+{
+	static const char *const bad[] = {
+		"large=3", "large=1", "large=", "nolarge=0", "large=yes",
+	};
+	char dir[64];
+
+	if (!kmigfs_registered())
+		SKIP(return, "no \"kmig\" filesystem type");
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = kmigfs_mount(dir, sizeof(dir), bad[i]);
+
+		EXPECT_EQ(-EINVAL, ret) {
+			TH_LOG("-o %s", bad[i]);
+		}
+		if (!ret)
+			kmigfs_umount(dir);
+	}
+	/* Nor on remount, which then changes nothing. */
+	ASSERT_EQ(0, kmigfs_mount(dir, sizeof(dir), "large"));
+	EXPECT_EQ(-1, mount("none", dir, "kmig", MS_REMOUNT, "large=3"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, mount("none", dir, "kmig", MS_REMOUNT, "nolarge=0"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_TRUE(mount_has_opt(dir, "large"));
+	kmigfs_umount(dir);
+}
+
+/*
+ * Remount toggles the option for files sized afterwards; a file keeps what
+ * it got when its size was set, touched before or after the remount.
+ */
+TEST(remount_toggles_large)
+{
+	static const char *const name[] = { "a", "b", "c", "d" };
+	long ps = page_size(), n = 4 * FOLIO_PAGES;
+	char dir[64], path[96];
+	int fd[4];
+
+	if (!kmigfs_registered())
+		SKIP(return, "no \"kmig\" filesystem type");
+	ASSERT_EQ(0, kmigfs_mount(dir, sizeof(dir), "size=16M"));
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, name[i]);
+		fd[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		ASSERT_LE(0, fd[i]);
+	}
+	/* a: sized without the option, and touched once it is set */
+	ASSERT_EQ(0, trunc_fd(fd[0], n * ps));
+	ASSERT_EQ(0, mount("none", dir, "kmig", MS_REMOUNT, "large"));
+	EXPECT_TRUE(mount_has_opt(dir, "large"));
+	EXPECT_TRUE(mount_has_opt(dir, "size=16777216"));
+	ASSERT_EQ(0, trunc_fd(fd[1], n * ps));
+	/* A remount that does not name it keeps it. */
+	ASSERT_EQ(0, mount("none", dir, "kmig", MS_REMOUNT, "size=8M"));
+	EXPECT_TRUE(mount_has_opt(dir, "large"));
+	ASSERT_EQ(0, touch_pages(fd[0], n, ps));
+	ASSERT_EQ(0, trunc_fd(fd[2], n * ps));
+	ASSERT_EQ(0, mount("none", dir, "kmig", MS_REMOUNT, "nolarge"));
+	EXPECT_FALSE(mount_has_opt(dir, "large"));
+	EXPECT_TRUE(mount_has_opt(dir, "size=8388608"));
+	ASSERT_EQ(0, trunc_fd(fd[3], n * ps));
+	for (int i = 1; i < 4; i++)
+		ASSERT_EQ(0, touch_pages(fd[i], n, ps));
+
+	EXPECT_EQ(0, large_folios(fd[0]));
+	EXPECT_EQ(4, large_folios(fd[1]));
+	EXPECT_EQ(4, large_folios(fd[2]));
+	EXPECT_EQ(0, large_folios(fd[3]));
+	/* Sizing a sized file again is a no-op: it stays what it was. */
+	EXPECT_EQ(0, trunc_fd(fd[1], n * ps));
+	EXPECT_EQ(4, large_folios(fd[1]));
+	for (int i = 0; i < 4; i++)
+		close(fd[i]);
+	kmigfs_umount(dir);
+}
+
+/* Dirty tracking stays per page within a folio. */
+TEST_F(large, track_and_harvest_per_page)
+{
+	long n = 4 * FOLIO_PAGES;
+	int ctl = sized_file_ps(self->path, n, self->ps), vmm;
+	struct kmig_mem_stats st;
+	__u64 bitmap[1];
+	unsigned char *p;
+
+	ASSERT_LE(0, ctl);
+	vmm = open(self->path, O_RDWR);
+	ASSERT_LE(0, vmm);
+	p = map(vmm, n * self->ps);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 1, n * self->ps);
+	ASSERT_EQ(4, large_folios(ctl));
+	ASSERT_EQ(0, kmig_track(ctl, KMIG_MEM_TRACK_START, 0));
+	EXPECT_EQ(0, kmig_harvest_bitmap(ctl, 0, n, bitmap, 0));
+	EXPECT_EQ(0, bitmap[0]);
+	p[3 * self->ps] = 2;
+	p[17 * self->ps + 9] = 2;
+	p[18 * self->ps] = 2;
+	p[63 * self->ps + 100] = 2;
+	ASSERT_EQ(4, kmig_harvest_bitmap(ctl, 0, n, bitmap, 0));
+	EXPECT_EQ((1ULL << 3) | (1ULL << 17) | (1ULL << 18) | (1ULL << 63),
+		  bitmap[0]);
+	/* Re-armed: pages 3 and 5 of one folio are seen, and only they. */
+	p[3 * self->ps + 1] = 3;
+	p[5 * self->ps] = 3;
+	ASSERT_EQ(2, kmig_harvest_bitmap(vmm, 0, n, bitmap, 0));
+	EXPECT_EQ((1ULL << 3) | (1ULL << 5), bitmap[0]);
+	ASSERT_EQ(0, kmig_mem_stats(ctl, &st));
+	EXPECT_EQ(1, st.tracking);
+	EXPECT_EQ(n, st.populated_pages);
+	EXPECT_EQ(4, st.large_folios);
+	EXPECT_EQ(6, st.write_faults);
+	ASSERT_EQ(0, kmig_track(vmm, KMIG_MEM_TRACK_STOP, 0));
+	munmap(p, n * self->ps);
+	close(vmm);
+	close(ctl);
+}
+
+/* A send session from a large file into another; the receiver's is large. */
+TEST_F(large, send_session)
+{
+	long len = LARGE_PAGES * self->ps;
+	int fd, dst, a, b, send, recv;
+	unsigned char *src, *buf;
+	char dst_path[160];
+
+	snprintf(dst_path, sizeof(dst_path), "%s/dst", self->dir);
+	fd = sized_file_ps(self->path, LARGE_PAGES, self->ps);
+	ASSERT_LE(0, fd);
+	dst = sized_file_ps(dst_path, LARGE_PAGES, self->ps);
+	ASSERT_LE(0, dst);
+	src = map(fd, len);
+	ASSERT_NE(MAP_FAILED, src);
+	for (long i = 0; i < LARGE_PAGES; i++)
+		if (i % 3)
+			memset(src + i * self->ps, 0x40 + i, self->ps);
+	ASSERT_EQ(LARGE_PAGES / FOLIO_PAGES, large_folios(fd));
+	ASSERT_EQ(0, kmig_track(fd, KMIG_MEM_TRACK_START, KMIG_TRACK_ALL_DIRTY));
+	ASSERT_EQ(0, tcp_pair(&a, &b));
+	send = kmig_session(self->dev, a, KMIG_ROLE_SEND, KMIG_PROTO_V2,
+			    KMIG_CAP_ZERO_PAGES, &fd, 1, 0);
+	ASSERT_LE(0, send);
+	recv = kmig_session(self->dev, b, KMIG_ROLE_RECV, KMIG_PROTO_V2,
+			    KMIG_CAP_ZERO_PAGES, &dst, 1, 0);
+	ASSERT_LE(0, recv);
+	ASSERT_EQ(0, kmig_send_full_round(send, KMIG_ROUND_FINAL));
+	ASSERT_EQ(0, kmig_send_end(send));
+	ASSERT_EQ(0, kmig_recv_all(recv, NULL, 0, NULL));
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(len, pread(dst, buf, len, 0));
+	EXPECT_EQ(0, memcmp(src, buf, len));
+	free(buf);
+	/* Every folio of the destination got data, each as one folio. */
+	EXPECT_EQ(LARGE_PAGES / FOLIO_PAGES, large_folios(dst));
+	close(recv);
+	close(send);
+	close(a);
+	close(b);
+	munmap(src, len);
+	close(dst);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
