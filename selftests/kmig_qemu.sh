@@ -27,7 +27,9 @@ hosts_up || skip "cannot build two hosts (veth, unshare)"
 echo "# QEMU guests run under $accel_how"
 
 mkdir -p /tmp/kfs-a /tmp/kfs-b
-mount -t kmig -o mode=0700 none /tmp/kfs-a && mount -t kmig none /tmp/kfs-b ||
+# host a's files in 64 KiB folios, host b's in single pages: both kinds,
+# and a migration between them
+mount -t kmig -o mode=0700,large none /tmp/kfs-a && mount -t kmig none /tmp/kfs-b ||
 	skip "cannot mount the kmig file system"
 cleanup() {
 	for p in $(cat /tmp/kq.pids /tmp/qemu_*.pid 2>/dev/null); do

@@ -232,7 +232,8 @@ qemu_run() {
 # with the medians (of two: the mean) and the runs that did not complete.
 qemu_part() {
 	mkdir -p /tmp/kfs-a /tmp/kfs-b
-	mount -t kmig none /tmp/kfs-a && mount -t kmig none /tmp/kfs-b || { rc=1; return; }
+	mount -t kmig -o large none /tmp/kfs-a &&
+		mount -t kmig -o large none /tmp/kfs-b || { rc=1; return; }
 	echo "# QEMU's guests run under $accel_how"
 	for who in qemu multifd kmig; do
 		: > /tmp/bqr.res.$who

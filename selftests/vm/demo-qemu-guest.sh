@@ -13,9 +13,9 @@ echo "=== two hosts: host-a 10.77.0.1 and host-b 10.77.0.2 (namespaces, veth)"
 hosts_up || { echo "demo: cannot create the hosts"; exit 1; }
 for h in a b; do
 	mkdir -p /run/kmig-$h
-	mount -t kmig none /run/kmig-$h || { echo "demo: no kmig file system"; exit 1; }
+	mount -t kmig -o large none /run/kmig-$h || { echo "demo: no kmig file system"; exit 1; }
 done
-echo "=== both hosts: mount -t kmig none /run/kmig-a (and -b)"
+echo "=== both hosts: mount -t kmig -o large none /run/kmig-a (and -b)"
 
 echo "=== host-a: QEMU $(qemu-system-x86_64 --version | head -1 | sed 's/.*version //'), $accel_how, boots Linux $(uname -r)"
 echo "    with its 128 MiB of RAM on /run/kmig-a/demo; the guest rewrites 32 MiB"
