@@ -294,6 +294,9 @@ static void on_progress(void *opaque, const struct kmig_migrate_progress *p)
 							      p->expected_downtime_ns / 1e6));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
+	} else if (strcmp(a->role, "source")) {
+		printf("%s: round %u%s received, %.1f MB so far\n", a->role,
+		       p->round, p->final ? " (final)" : "", p->bytes / 1e6);
 	} else {
 		printf("%s: round %u%s: %llu pages left, %.1f MB/s, expected downtime %.1f ms, %.1f MB sent\n",
 		       a->role, p->round, p->final ? " (final)" : "",
