@@ -700,30 +700,29 @@ TEST_F(fs, read_only_fd_cannot_change_tracking)
 	close(fd);
 }
 
-/* A send session takes a path-opened file; so does a receive session. */
-TEST_F(fs, session_on_path_opened_files)
+/*
+ * Fill @npages of @fd through a mapping (every third page left zero), send
+ * them in one final round over a TCP pair into @dst and compare what @dst
+ * then reads back.
+ */
+static void send_file_into(struct __test_metadata *_metadata, int dev, int fd,
+			   int dst, long npages, long ps)
 {
-	char dst_path[160];
+	long len = npages * ps;
+	int a, b, send, recv;
 	unsigned char *src, *buf;
-	int fd, dst, a, b, send, recv;
-	long len = NPAGES * self->ps;
 
-	snprintf(dst_path, sizeof(dst_path), "%s/dst", self->dir);
-	fd = sized_file(self, self->path, NPAGES);
-	ASSERT_LE(0, fd);
-	dst = sized_file(self, dst_path, NPAGES);
-	ASSERT_LE(0, dst);
 	src = map(fd, len);
 	ASSERT_NE(MAP_FAILED, src);
-	for (long i = 0; i < NPAGES; i++)
+	for (long i = 0; i < npages; i++)
 		if (i % 3)
-			memset(src + i * self->ps, 0x40 + i, self->ps);
+			memset(src + i * ps, 0x40 + i, ps);
 	ASSERT_EQ(0, kmig_track(fd, KMIG_MEM_TRACK_START, KMIG_TRACK_ALL_DIRTY));
 	ASSERT_EQ(0, tcp_pair(&a, &b));
-	send = kmig_session(self->dev, a, KMIG_ROLE_SEND, KMIG_PROTO_V2,
+	send = kmig_session(dev, a, KMIG_ROLE_SEND, KMIG_PROTO_V2,
 			    KMIG_CAP_ZERO_PAGES, &fd, 1, 0);
 	ASSERT_LE(0, send);
-	recv = kmig_session(self->dev, b, KMIG_ROLE_RECV, KMIG_PROTO_V2,
+	recv = kmig_session(dev, b, KMIG_ROLE_RECV, KMIG_PROTO_V2,
 			    KMIG_CAP_ZERO_PAGES, &dst, 1, 0);
 	ASSERT_LE(0, recv);
 	ASSERT_EQ(0, kmig_send_full_round(send, KMIG_ROUND_FINAL));
@@ -739,6 +738,20 @@ TEST_F(fs, session_on_path_opened_files)
 	close(a);
 	close(b);
 	munmap(src, len);
+}
+
+/* A send session takes a path-opened file; so does a receive session. */
+TEST_F(fs, session_on_path_opened_files)
+{
+	char dst_path[160];
+	int fd, dst;
+
+	snprintf(dst_path, sizeof(dst_path), "%s/dst", self->dir);
+	fd = sized_file(self, self->path, NPAGES);
+	ASSERT_LE(0, fd);
+	dst = sized_file(self, dst_path, NPAGES);
+	ASSERT_LE(0, dst);
+	send_file_into(_metadata, self->dev, fd, dst, NPAGES, self->ps);
 	close(dst);
 	close(fd);
 }
@@ -1029,19 +1042,6 @@ TEST_F(fs, fdinfo)
 	close(fd);
 }
 
-static long cgroup_read_long(const char *path)
-{
-	char buf[64] = { 0 };
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atol(buf) : -1;
-}
-
 /*
  * Pages are charged to the memory cgroup of the task that sized the file,
  * not to the one that faults them in: a VMM in its VM's cgroup sizes and
@@ -1083,10 +1083,10 @@ TEST_F(fs, pages_charged_to_creator_memcg)
 	/* This process is not in the cgroup; it faults every page. */
 	p = map(fd, n * self->ps);
 	ASSERT_NE(MAP_FAILED, p);
-	before = cgroup_read_long(current);
+	before = kmig_read_long(current);
 	for (long i = 0; i < n; i++)
 		p[i * self->ps] = 1;
-	after = cgroup_read_long(current);
+	after = kmig_read_long(current);
 	TH_LOG("memory.current of the creator's cgroup: %ld -> %ld", before,
 	       after);
 	EXPECT_LE(n, (after - before) / self->ps);
@@ -1385,9 +1385,7 @@ TEST_F(large, track_and_harvest_per_page)
 /* A send session from a large file into another; the receiver's is large. */
 TEST_F(large, send_session)
 {
-	long len = LARGE_PAGES * self->ps;
-	int fd, dst, a, b, send, recv;
-	unsigned char *src, *buf;
+	int fd, dst;
 	char dst_path[160];
 
 	snprintf(dst_path, sizeof(dst_path), "%s/dst", self->dir);
@@ -1395,35 +1393,12 @@ TEST_F(large, send_session)
 	ASSERT_LE(0, fd);
 	dst = sized_file_ps(dst_path, LARGE_PAGES, self->ps);
 	ASSERT_LE(0, dst);
-	src = map(fd, len);
-	ASSERT_NE(MAP_FAILED, src);
-	for (long i = 0; i < LARGE_PAGES; i++)
-		if (i % 3)
-			memset(src + i * self->ps, 0x40 + i, self->ps);
-	ASSERT_EQ(LARGE_PAGES / FOLIO_PAGES, large_folios(fd));
-	ASSERT_EQ(0, kmig_track(fd, KMIG_MEM_TRACK_START, KMIG_TRACK_ALL_DIRTY));
-	ASSERT_EQ(0, tcp_pair(&a, &b));
-	send = kmig_session(self->dev, a, KMIG_ROLE_SEND, KMIG_PROTO_V2,
-			    KMIG_CAP_ZERO_PAGES, &fd, 1, 0);
-	ASSERT_LE(0, send);
-	recv = kmig_session(self->dev, b, KMIG_ROLE_RECV, KMIG_PROTO_V2,
-			    KMIG_CAP_ZERO_PAGES, &dst, 1, 0);
-	ASSERT_LE(0, recv);
-	ASSERT_EQ(0, kmig_send_full_round(send, KMIG_ROUND_FINAL));
-	ASSERT_EQ(0, kmig_send_end(send));
-	ASSERT_EQ(0, kmig_recv_all(recv, NULL, 0, NULL));
-	buf = malloc(len);
-	ASSERT_NE(NULL, buf);
-	ASSERT_EQ(len, pread(dst, buf, len, 0));
-	EXPECT_EQ(0, memcmp(src, buf, len));
-	free(buf);
-	/* Every folio of the destination got data, each as one folio. */
+	send_file_into(_metadata, self->dev, fd, dst, LARGE_PAGES, self->ps);
+	/* The source was touched in folios; every folio of the destination
+	 * got data, each as one folio.
+	 */
+	EXPECT_EQ(LARGE_PAGES / FOLIO_PAGES, large_folios(fd));
 	EXPECT_EQ(LARGE_PAGES / FOLIO_PAGES, large_folios(dst));
-	close(recv);
-	close(send);
-	close(a);
-	close(b);
-	munmap(src, len);
 	close(dst);
 	close(fd);
 }

@@ -505,19 +505,6 @@ TEST_F(mem, read_write_syscalls_refused)
 	close(fd);
 }
 
-static long cgroup_read_long(const char *path)
-{
-	char buf[64] = { 0 };
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atol(buf) : -1;
-}
-
 /*
  * Pages are charged to the memory cgroup of the process that creates the
  * object, here the one that faults them too (kmig_fs.c has the other case).
@@ -552,10 +539,10 @@ TEST_F(mem, pages_charged_to_memcg)
 			 MAP_SHARED, fd, 0);
 		if (fd < 0 || p == MAP_FAILED)
 			_exit(3);
-		before = cgroup_read_long("/sys/fs/cgroup/kmig-memcg-test/memory.current");
+		before = kmig_read_long("/sys/fs/cgroup/kmig-memcg-test/memory.current");
 		for (long i = 0; i < n; i++)
 			p[i * page_size()] = 1;
-		after = cgroup_read_long("/sys/fs/cgroup/kmig-memcg-test/memory.current");
+		after = kmig_read_long("/sys/fs/cgroup/kmig-memcg-test/memory.current");
 		/* Report the growth in pages through the exit status. */
 		_exit((after - before) / page_size() >= n ? 0 : 4);
 	}

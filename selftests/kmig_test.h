@@ -259,4 +259,18 @@ static inline void kmig_progress(struct kmig_progress *p, const char *what,
 	p->next = ts.tv_sec + KMIG_PROGRESS_SECS;
 }
 
+/* A number read from a file such as a cgroup's memory.current; -1 if none. */
+static inline long kmig_read_long(const char *path)
+{
+	char buf[64] = { 0 };
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atol(buf) : -1;
+}
+
 #endif /* _KMIG_TEST_H */

@@ -202,6 +202,9 @@ qemu_run() {
 			sleep 0.2
 		done
 		[ "$st" = completed ] || ok=1
+		# QEMU 7.2 can say "completed" before it has filled in the times
+		sleep 0.3
+		qmp a $n query-migrate > /tmp/$n.q
 		total=$(jnum total-time < /tmp/$n.q)
 		rounds=$(sed 's/.*"ram":{//' /tmp/$n.q | jnum dirty-sync-count)
 		bytes=$(sed 's/.*"ram":{//' /tmp/$n.q | jnum transferred)

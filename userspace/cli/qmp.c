@@ -317,27 +317,35 @@ int qmp_wait_migration(struct qmp *q, const char *const *want, char *got,
 	int64_t deadline = mono_ms() + timeout_ms;
 	int err;
 
-	q->migration[0] = 0;
-	err = qmp_migration_status(q, got, len);
-	if (err)
-		return err;
-	while (!qmp_in(got, want)) {
-		int64_t left = deadline - mono_ms();
+	for (;;) {
+		int64_t left;
 
+		q->migration[0] = 0;
+		err = qmp_migration_status(q, got, len);
+		if (err)
+			return err;
+		if (qmp_in(got, want))
+			return 0;
+		/*
+		 * A MIGRATION event can reach us ahead of an answer that QEMU
+		 * computed before it: events, not only answers, count.
+		 */
+		if (q->migration[0] && qmp_in(q->migration, want))
+			break;
+		left = deadline - mono_ms();
 		if (left <= 0)
 			return qmp_errorf(q, -ETIMEDOUT,
 					  "%s: migration still '%s' after %d ms",
 					  q->who, got, timeout_ms);
+		/* The next event, or a look again in 100 ms at the latest. */
 		q->migration[0] = 0;
-		/* Events say when; a query now and then covers a lost one. */
-		err = qmp_poll(q, left < 500 ? (int)left : 500);
+		err = qmp_poll(q, left < 100 ? (int)left : 100);
 		if (err)
 			return err;
-		if (q->migration[0])
-			snprintf(got, len, "%s", q->migration);
-		else if ((err = qmp_migration_status(q, got, len)))
-			return err;
+		if (q->migration[0] && qmp_in(q->migration, want))
+			break;
 	}
+	snprintf(got, len, "%s", q->migration);
 	return 0;
 }
 
