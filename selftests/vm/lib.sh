@@ -66,8 +66,15 @@ build_module() {
 	mkdir -p "$dir"
 	cp -a "$TOP"/Kbuild "$TOP"/uapi "$dir"/
 	mkdir -p "$dir/module"
-	cp -a "$TOP"/module/*.[ch] "$TOP"/module/Kbuild "$TOP"/module/compat \
-		"$dir/module/"
+	# The sources only: an in-tree build's kmig.mod.c is generated for
+	# another kernel, and a copy newer than this tree's objects would be
+	# compiled as it is (wrong symbol CRCs: "invalid module format").
+	for f in "$TOP"/module/*.[ch]; do
+		case $f in *.mod.c) continue ;; esac
+		cp -a "$f" "$dir/module/"
+	done
+	rm -f "$dir/module/kmig.mod.c"
+	cp -a "$TOP"/module/Kbuild "$TOP"/module/compat "$dir/module/"
 	make -s -C "$KDIR" M="$dir" modules >&2 || return 1
 	echo "$dir/module/kmig.ko"
 }
