@@ -73,7 +73,6 @@ build_module() {
 		case $f in *.mod.c) continue ;; esac
 		cp -a "$f" "$dir/module/"
 	done
-	rm -f "$dir/module/kmig.mod.c"
 	cp -a "$TOP"/module/Kbuild "$TOP"/module/compat "$dir/module/"
 	make -s -C "$KDIR" M="$dir" modules >&2 || return 1
 	echo "$dir/module/kmig.ko"
