@@ -429,14 +429,34 @@ struct worker {
 	unsigned int seed;
 };
 
+/*
+ * A worker's argument buffer ends where an inaccessible page starts: a
+ * pointer that runs off its end (pick_ptr()) makes the kernel fault there
+ * (EFAULT) instead of writing, as asked, over the worker's own heap.
+ */
+static unsigned char *guarded_buf(void)
+{
+	unsigned char *p = mmap(NULL, ARG_BYTES + 4096, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p + ARG_BYTES, 4096, PROT_NONE)) {
+		munmap(p, ARG_BYTES + 4096);
+		return NULL;
+	}
+	return p;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	unsigned char *buf = calloc(1, ARG_BYTES);
+	unsigned char *buf = guarded_buf();
 
 	while (buf && atomic_fetch_sub(&iters_left, 1) > 0)
 		one_op(&w->seed, buf);
-	free(buf);
+	if (buf)
+		munmap(buf, ARG_BYTES + 4096);
 	running--;
 	return NULL;
 }
