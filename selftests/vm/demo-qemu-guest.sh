@@ -42,14 +42,14 @@ dst_rc=$?
 echo
 echo "=== host-b: the destination agent"
 cat /tmp/demo.b
-last_a=$(sed -n 's/^guest-load: pass \([0-9]*\) ok.*/\1/p' /tmp/demo.a.serial | tail -1)
+last_a=$(last_pass demo a)
 sleep 5
 echo
 echo "=== the guest's console on host-a (it stopped there):"
 tail -2 /tmp/demo.a.serial | sed 's/^/    /'
 echo "=== the guest's console on host-b (it goes on here):"
 tail -3 /tmp/demo.b.serial 2>/dev/null | sed 's/^/    /'
-last_b=$(sed -n 's/^guest-load: pass \([0-9]*\) ok.*/\1/p' /tmp/demo.b.serial 2>/dev/null | tail -1)
+last_b=$(last_pass demo b)
 qemu_kill a demo
 qemu_kill b demo
 sleep 1

@@ -735,7 +735,7 @@ bad_layout:
 	return EXIT_USAGE;
 }
 
-static int load_key(const char *path, struct kmig_key *key)
+int kmigctl_load_key(const char *path, struct kmig_key *key)
 {
 	struct stat st;
 	int err = kmig_load_key_file(path, key);
@@ -1017,7 +1017,7 @@ static int cmd_handshake(int argc, char **argv)
 	ret = build_offer(&a, offer);
 	if (ret)
 		goto out;
-	if (a.key_file && load_key(a.key_file, key)) {
+	if (a.key_file && kmigctl_load_key(a.key_file, key)) {
 		ret = EXIT_ENV;
 		goto out;
 	}

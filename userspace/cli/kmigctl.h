@@ -32,6 +32,13 @@ int open_device(void);
 int kmigctl_connect(const char *target, int timeout_ms, char *peer,
 		    size_t peerlen);
 
+struct kmig_key;
+/*
+ * Load a key file, saying what is wrong with it and how to mend it (mode,
+ * size). 0 or the negative errno of kmig_load_key_file().
+ */
+int kmigctl_load_key(const char *path, struct kmig_key *key);
+
 /* kmigctl qemu (qemu.c) */
 int cmd_qemu(int argc, char **argv);
 

@@ -526,18 +526,6 @@ struct common_opts {
 	bool json;
 };
 
-static int load_key(const char *path, struct kmig_key *key)
-{
-	int ret = kmig_load_key_file(path, key);
-
-	if (ret == -EACCES)
-		errmsg("key file %s: %s (it must not be readable by group or others: chmod 600)",
-		       path, strerror(-ret));
-	else if (ret)
-		errmsg("key file %s: %s", path, strerror(-ret));
-	return ret;
-}
-
 /* An option both send and receive take; false if its value is bad. */
 static bool parse_common(int c, struct common_opts *co,
 			 struct kmig_migrate_params *prm)
@@ -608,7 +596,7 @@ static int agent_begin(struct agent *a, const struct common_opts *co,
 	a->qmp.fd = -1;
 	*dev = -1;
 	if (co->key) {
-		if (load_key(co->key, key))
+		if (kmigctl_load_key(co->key, key))
 			return EXIT_ENV;
 		hs->key = key;
 	}
