@@ -469,6 +469,21 @@ t_kmigctl_qemu_usage() {
 	[ $? -eq 2 ] || fail "bad --policy: not a usage error" || return 1
 	"$K" qemu receive --qmp /x --listen 1 --vm-id v --on-failure later >"$T/u.out" 2>"$T/u.err"
 	[ $? -eq 2 ] || fail "bad --on-failure: not a usage error" || return 1
+	local bad
+	for bad in "--downtime 0" "--downtime x" "--max-rounds 0" "--max-time -1" \
+		   "--bw 12Q" "--proto-min 0" "--proto-max x" "--confirm-timeout 0" \
+		   "--io-timeout -5"; do
+		"$K" qemu send --qmp /x --to h:1 --qemu-uri u --vm-id v $bad >"$T/u.out" 2>"$T/u.err"
+		[ $? -eq 2 ] || fail "send $bad: not a usage error" || return 1
+	done
+	for bad in "--accept-timeout x" "--max-rejects 0" "--proto-min 0"; do
+		"$K" qemu receive --qmp /x --listen 1 --vm-id v $bad >"$T/u.out" 2>"$T/u.err"
+		[ $? -eq 2 ] || fail "receive $bad: not a usage error" || return 1
+	done
+	"$K" qemu receive --qmp /x --listen 1.2.3:x --vm-id v >"$T/u.out" 2>"$T/u.err"
+	[ $? -eq 2 ] || fail "receive with a malformed --listen: not a usage error" || return 1
+	"$K" qemu qmp --qmp /x --wait-event PAUSE >"$T/u.out" 2>"$T/u.err"
+	[ $? -eq 2 ] || fail "qmp --wait-event of an unknown event: not a usage error" || return 1
 	"$K" qemu send --help | grep -q "qemu send --qmp SOCKET" || fail "no help"
 }
 
